@@ -1,0 +1,1 @@
+"""mgqe.server"""

@@ -1,0 +1,1 @@
+"""Subcommands of mgqe-train, one module each (see mgqe.trainer.cli)."""
