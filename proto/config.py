@@ -77,7 +77,7 @@ class EmbeddingConfig(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> EmbeddingConfig:
         m = self.method
-        if m == "lrf" and not (self.rank and 1 <= self.rank):
+        if m == "lrf" and not (self.rank and self.rank >= 1):
             raise ValueError("lrf needs rank >= 1")
         if m == "sq" and not (self.bits and 1 <= self.bits <= 16):
             raise ValueError("sq needs 1 <= bits <= 16")
@@ -154,7 +154,8 @@ class EmbeddingConfig(_Frozen):
             raise ValueError(f"{m} groups but D={D} and K={K}")
         starts = [0, *bounds[:-1]]
         groups = tuple(
-            GroupSpec(start=s, stop=e, D=Di, K=Ki) for s, e, Di, Ki in zip(starts, bounds, Ds, Ks, strict=True)
+            GroupSpec(start=s, stop=e, D=Di, K=Ki)
+            for s, e, Di, Ki in zip(starts, bounds, Ds, Ks, strict=True)
         )
         return cls(method="mgqe", n=n, d=d, variant=variant, groups=groups)
 

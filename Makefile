@@ -1,0 +1,40 @@
+# The two commands of the README:  `make run` (train, publish, serve)  and  `make test`.
+# Both set up .venv from scratch when it is missing or older than pyproject.toml.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STORE  ?= store
+CONFIG ?= configs/main.toml
+export MGQE_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: run test test-slow test-docker lint sysdeps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: the CPU build of exactly this version (a range pulls a multi-GB CUDA build)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[train,serve,dev]'
+	touch $@
+
+# System tools some tests call (docker-compose v1 validates docker-compose.yml). Installed only when missing
+# and only as root (CI); elsewhere the tests that need them say what to install.
+sysdeps:
+	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null) || true; }
+
+run: $(VENV)/.installed
+	$(BIN)/mgqe-train pipeline --config $(CONFIG) --store $(STORE)
+	$(BIN)/mgqe-serve --store $(STORE)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+test: $(VENV)/.installed sysdeps lint
+	$(BIN)/pytest -q
+
+test-slow: $(VENV)/.installed
+	$(BIN)/pytest -q -m slow
+
+test-docker: $(VENV)/.installed sysdeps
+	$(BIN)/pytest -q -m docker
