@@ -1,0 +1,61 @@
+"""`mgqe-train data`: dataset statistics and downloads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "Inspect datasets (stats) and fetch the official MovieLens archives (download)."
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="data directory holding ml-1m/, ml-100k/ (default: $MGQE_DATA_DIR)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mgqe.trainer.data.loaders import DATASETS  # light: numpy only
+
+    sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    st = sub.add_parser("stats", help="print users, items, interactions and the frequency profile",
+                        description="Print users, items, interactions and the share of interactions held "
+                        "by the most popular items. Synthetic data is labelled as such.")
+    st.add_argument("--dataset", required=True, choices=DATASETS, help="dataset name")
+    _add_data_dir(st)
+    st.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    st.add_argument("--n-users", type=int, default=1000, help="synthetic only: number of users")
+    st.add_argument("--n-items", type=int, default=10_000, help="synthetic only: vocabulary size")
+    st.add_argument("--mean-length", type=float, default=20.0, help="synthetic only: mean history length")
+    st.add_argument("--alpha", type=float, default=1.0, help="synthetic only: Zipf exponent")
+    st.add_argument("--seed", type=int, default=0, help="synthetic only: random seed")
+    st.set_defaults(_data_run=_run_stats)
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    from mgqe.trainer.data.loaders import load_interactions
+    from mgqe.trainer.data.stats import dataset_stats
+
+    if args.dataset == "synthetic":
+        log = load_interactions("synthetic", n_users=args.n_users, n_items=args.n_items,
+                                mean_length=args.mean_length, alpha=args.alpha, seed=args.seed)
+    else:
+        log = load_interactions(args.dataset, args.data_dir)
+    stats = dataset_stats(log)
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        width = max(len(k) for k in stats)
+        for key, val in stats.items():
+            shown = f"{val:,}" if isinstance(val, int) and not isinstance(val, bool) else str(val)
+            print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgqe.trainer.cli import CLIError
+    from mgqe.trainer.data.errors import DataError
+
+    try:
+        return int(args._data_run(args))
+    except DataError as e:
+        raise CLIError(str(e)) from e
