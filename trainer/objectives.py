@@ -1,0 +1,217 @@
+"""What one training run optimises and how it is evaluated, per task.
+
+    PointwiseRanking   gmf / neumf on implicit feedback: BCE, `n_neg` uniform negatives per positive,
+                       re-sampled every epoch, all vectorised (one numpy call per epoch).
+    SequentialRanking  sasrec: BCE with one sampled negative per position (the original SASRec loss).
+    Regression         gmf task "rating" (user, item, rating) and relevance (item, item, label): squared loss.
+
+Each objective yields batches of tensors for an epoch, computes the loss of a batch, and evaluates the model
+(full-ranking HR@10 / NDCG@10 in percent, or RMSE). `primary` names the validation metric used for early
+stopping and `higher_is_better` its direction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from mgqe.trainer.data.protocol import SplitData
+from mgqe.trainer.metrics import evaluate_full_ranking
+
+Batch = tuple[torch.Tensor, ...]
+_DENSE_MASK_LIMIT = 50_000_000  # users * items above which SASRec negatives skip the seen-item check
+
+
+def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    perm = rng.permutation(n)
+    for s in range(0, n, batch_size):
+        yield perm[s : s + batch_size]
+
+
+def full_ranking(score_fn: object, split: SplitData, which: str, batch: int = 1024) -> dict[str, float]:
+    """HR@10 / NDCG@10 (percent) by the project protocol (mgqe.trainer.metrics); score_fn(users)->(B, n)."""
+    return dict(evaluate_full_ranking(score_fn, split, which, k=10, batch_size=batch))  # type: ignore[arg-type]
+
+
+class Objective:
+    primary = "hr@10"
+    higher_is_better = True
+
+    def epoch(self, rng: np.random.Generator, batch_size: int, device: torch.device) -> Iterator[Batch]:
+        raise NotImplementedError
+
+    def n_batches(self, batch_size: int) -> int:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module, which: str, device: torch.device, eval_batch: int = 1024,
+                 ) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class PointwiseRanking(Objective):
+    """GMF / NeuMF: every training pair is a positive; n_neg uniform item ids per positive are negatives
+    (not filtered against the user's positives, like the calibration run in the method notes)."""
+
+    def __init__(self, split: SplitData, n_neg: int) -> None:
+        self.split = split
+        self.n_neg = n_neg
+
+    def n_batches(self, batch_size: int) -> int:
+        return -(-self.split.n_train * (1 + self.n_neg) // batch_size)
+
+    def epoch(self, rng: np.random.Generator, batch_size: int, device: torch.device) -> Iterator[Batch]:
+        s = self.split
+        N = s.n_train
+        users = np.tile(s.train_users, 1 + self.n_neg)
+        items = np.concatenate([s.train_items, rng.integers(0, s.n_items, size=N * self.n_neg)])
+        labels = np.concatenate([np.ones(N, np.float32), np.zeros(N * self.n_neg, np.float32)])
+        u_t, i_t, y_t = (torch.from_numpy(a) for a in (users, items, labels))
+        for idx in _batches(users.size, batch_size, rng):
+            ix = torch.from_numpy(idx)
+            yield u_t[ix].to(device), i_t[ix].to(device), y_t[ix].to(device)
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        u, i, y = batch
+        return nn.functional.binary_cross_entropy_with_logits(model(u, i), y)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, which: str, device: torch.device, eval_batch: int = 1024,
+                 ) -> dict[str, float]:
+        E = model.item(torch.arange(self.split.n_items, device=device))
+        # NeuMF runs its MLP on every (user, item) pair: keep B * n_items * width bounded
+        b = eval_batch if not hasattr(model, "mlp") else max(1, 2_000_000 // self.split.n_items)
+
+        def score(u: np.ndarray) -> np.ndarray:
+            out = [model.score_all(torch.from_numpy(u[s : s + b]).to(device), E).cpu().numpy()
+                   for s in range(0, len(u), b)]
+            return np.concatenate(out) if out else np.zeros((0, self.split.n_items), np.float32)
+
+        return full_ranking(score, self.split, which, batch=eval_batch)
+
+
+class SequentialRanking(Objective):
+    """SASRec: each user's last max_len+1 training items give input positions and next-item targets; one
+    uniform negative per position, re-drawn when it is one of the user's training items (when the dense
+    users x items mask fits in memory)."""
+
+    def __init__(self, split: SplitData, max_len: int) -> None:
+        self.split = split
+        self.L = max_len
+        n, pad = split.n_items, split.n_items
+        self.seq = np.full((split.n_users, max_len), pad, np.int64)
+        self.pos = np.full((split.n_users, max_len), pad, np.int64)
+        self.valid_seq = np.full((split.n_users, max_len), pad, np.int64)
+        self.test_seq = np.full((split.n_users, max_len), pad, np.int64)
+        for u in range(split.n_users):
+            h = split.user_items(u)
+            x, y = h[:-1][-max_len:], h[1:][-max_len:]
+            self.seq[u, max_len - x.size :] = x
+            self.pos[u, max_len - y.size :] = y
+            v = h[-max_len:]
+            self.valid_seq[u, max_len - v.size :] = v
+            t = np.append(h, split.valid[u])[-max_len:] if split.valid[u] >= 0 else v
+            self.test_seq[u, max_len - t.size :] = t
+        self.users = np.flatnonzero((self.pos < pad).any(1))
+        self.seen: np.ndarray | None = None
+        if split.n_users * n <= _DENSE_MASK_LIMIT:
+            self.seen = np.zeros((split.n_users, n), bool)
+            self.seen[split.train_users, split.train_items] = True
+
+    def n_batches(self, batch_size: int) -> int:
+        return -(-self.users.size // batch_size)
+
+    def _negatives(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        neg = rng.integers(0, self.split.n_items, size=(users.size, self.L))
+        if self.seen is not None:
+            for _ in range(10):  # rejection: after 10 rounds the rare leftovers stay (documented)
+                bad = self.seen[users[:, None], neg]
+                if not bad.any():
+                    break
+                neg[bad] = rng.integers(0, self.split.n_items, size=int(bad.sum()))
+        return neg
+
+    def epoch(self, rng: np.random.Generator, batch_size: int, device: torch.device) -> Iterator[Batch]:
+        for idx in _batches(self.users.size, batch_size, rng):
+            u = self.users[idx]
+            arrays = (self.seq[u], self.pos[u], self._negatives(u, rng))
+            yield tuple(torch.from_numpy(a).to(device) for a in arrays)
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        seq, pos, neg = batch
+        lp, ln = model(seq, pos, neg)
+        m = (pos < self.split.n_items).float()
+        bce = nn.functional.binary_cross_entropy_with_logits
+        per = bce(lp, torch.ones_like(lp), reduction="none") + bce(ln, torch.zeros_like(ln), reduction="none")
+        return (per * m).sum() / m.sum()
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, which: str, device: torch.device, eval_batch: int = 1024,
+                 ) -> dict[str, float]:
+        E = model.item(torch.arange(self.split.n_items, device=device))
+        seqs = self.valid_seq if which == "valid" else self.test_seq
+
+        def score(u: np.ndarray) -> np.ndarray:
+            return model.score_all(torch.from_numpy(seqs[u]).to(device), E).cpu().numpy()
+
+        return full_ranking(score, self.split, which, batch=min(eval_batch, 512))
+
+
+@dataclass(frozen=True)
+class PairData:
+    """Graded pairs for regression: (a, b, y) for train and test: a, b (N,) int64 ids, y (N,) float32.
+
+    n_a, n_b: vocabulary sizes of the two sides (users and items for ratings; items twice for relevance);
+    a_vocab/b_vocab: original ids of the internal ids, a_freq/b_freq their training counts (non-increasing).
+    """
+
+    name: str
+    train: tuple[np.ndarray, np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray, np.ndarray]
+    n_a: int
+    n_b: int
+    a_vocab: np.ndarray
+    b_vocab: np.ndarray
+    source: str = ""
+
+
+class Regression(Objective):
+    """Squared loss on (a, b, y); metric RMSE (lower is better). There is no validation split in the paper's
+    90/10 protocol, so "valid" and "test" both report the held-out 10% and no epoch is selected on it."""
+
+    primary = "rmse"
+    higher_is_better = False
+
+    def __init__(self, data: PairData) -> None:
+        self.data = data
+
+    def n_batches(self, batch_size: int) -> int:
+        return -(-self.data.train[0].size // batch_size)
+
+    def epoch(self, rng: np.random.Generator, batch_size: int, device: torch.device) -> Iterator[Batch]:
+        a, b, y = (torch.from_numpy(np.ascontiguousarray(x)) for x in self.data.train)
+        for idx in _batches(a.numel(), batch_size, rng):
+            ix = torch.from_numpy(idx)
+            yield a[ix].to(device), b[ix].to(device), y[ix].float().to(device)
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        a, b, y = batch
+        return nn.functional.mse_loss(model(a, b), y)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, which: str, device: torch.device, eval_batch: int = 1024,
+                 ) -> dict[str, float]:
+        a, b, y = self.data.test
+        se = 0.0
+        step = 65536
+        for s in range(0, a.size, step):
+            ta, tb = (torch.from_numpy(x[s : s + step]).to(device) for x in (a, b))
+            p = model(ta, tb)
+            se += float(((p.cpu().double() - torch.from_numpy(y[s : s + step]).double()) ** 2).sum())
+        return {"rmse": float(np.sqrt(se / max(a.size, 1)))}
