@@ -113,7 +113,7 @@ def test_non_positive_reference_is_an_error() -> None:
 
 
 def test_paper_dpq_ratio_on_ml1m_shape() -> None:
-    """DPQ D=64, K=256 on 6,040 users and 3,416 items, d=64, GMF (64 + 1 dense weights): 30.4% as in Table 3."""
+    """DPQ D=64, K=256, 6,040 users and 3,416 items, d=64, GMF (65 dense weights): 30.4% as in Table 3."""
     users, items, d = 6040, 3416, 64
     ref = model_size_bits({"u": EmbeddingConfig.fe(users, d), "i": EmbeddingConfig.fe(items, d)}, d + 1)
     dpq = model_size_bits({"u": EmbeddingConfig.dpq(users, d), "i": EmbeddingConfig.dpq(items, d)}, d + 1)
