@@ -30,6 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     st.add_argument("--seed", type=int, default=0, help="synthetic only: random seed")
     st.set_defaults(_data_run=_run_stats)
 
+    from mgqe.trainer.data.download import ARCHIVES  # light: stdlib only
+
+    dl = sub.add_parser("download", help="fetch an official MovieLens archive, verify it, unpack it",
+                        description="Download the official GroupLens archive, verify its sha256 and unpack "
+                        "it into DATA_DIR/ml-1m or DATA_DIR/ml-100k (the GroupLens licence forbids "
+                        "redistribution: keep the files out of public repositories).")
+    dl.add_argument("archive", choices=sorted(ARCHIVES), help="which archive to fetch")
+    _add_data_dir(dl)
+    dl.add_argument("--url", default=None, help="fetch from this URL (a mirror) instead of grouplens.org")
+    dl.add_argument("--sha256", default=None, help="expected sha256 of the file at --url "
+                    "(default: the official archive's)")
+    dl.add_argument("--force", action="store_true", help="overwrite files already in the dataset folder")
+    dl.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
+    dl.set_defaults(_data_run=_run_download)
+
 
 def _run_stats(args: argparse.Namespace) -> int:
     from mgqe.trainer.data.loaders import load_interactions
@@ -48,6 +63,23 @@ def _run_stats(args: argparse.Namespace) -> int:
         for key, val in stats.items():
             shown = f"{val:,}" if isinstance(val, int) and not isinstance(val, bool) else str(val)
             print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    import os
+
+    from mgqe.trainer.data.download import download_dataset
+    from mgqe.trainer.data.errors import DataDirError
+    from mgqe.trainer.data.loaders import ENV_DATA_DIR
+
+    # the target need not exist yet, so only the "none given" half of resolve_data_dir applies
+    data_dir = args.data_dir or os.environ.get(ENV_DATA_DIR)
+    if not data_dir:
+        raise DataDirError(f"no data directory: pass --data-dir DIR or set ${ENV_DATA_DIR}")
+    written = download_dataset(args.archive, data_dir, url=args.url, sha256=args.sha256, force=args.force,
+                               timeout=args.timeout)
+    print(f"verified and unpacked {len(written)} files into {written[0].parent}")
     return 0
 
 
