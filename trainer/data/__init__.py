@@ -19,6 +19,7 @@ from mgqe.trainer.data.errors import (
 from mgqe.trainer.data.interactions import Interactions
 from mgqe.trainer.data.loaders import DATASETS, ENV_DATA_DIR, load_interactions, resolve_data_dir
 from mgqe.trainer.data.protocol import SplitData, leave_last_out, popularity_groups
+from mgqe.trainer.data.relevance import RatingData, RelevanceData, load_item_relevance, load_rating_regression
 
 __all__ = [
     "DATASETS",
@@ -29,10 +30,14 @@ __all__ = [
     "DataFormatError",
     "DatasetNotFoundError",
     "Interactions",
+    "RatingData",
+    "RelevanceData",
     "SplitData",
     "UnknownDatasetError",
     "leave_last_out",
     "load_interactions",
+    "load_item_relevance",
+    "load_rating_regression",
     "load_split",
     "popularity_groups",
     "resolve_data_dir",
