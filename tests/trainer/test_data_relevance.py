@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mgqe.trainer.cli import main
 from mgqe.trainer.data import DatasetNotFoundError
 from mgqe.trainer.data.relevance import (
     load_explicit_ratings,
@@ -100,6 +102,17 @@ def test_errors(tmp_path: Path) -> None:
     _write_official(tmp_path)
     with pytest.raises(ValueError, match="test_fraction"):
         load_rating_regression(tmp_path, test_fraction=1.0)
+
+
+def test_relevance_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_official(tmp_path)
+    assert main(["data", "relevance", "--data-dir", str(tmp_path), "--min-coraters", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ratings.train"] + out["ratings.test"] == 12
+    # 10% of 3 pairs rounds to 0: the split still keeps one test pair
+    assert (out["pairs.train"], out["pairs.test"]) == (2, 1) and out["pairs.label_min"] >= -100
+    assert main(["data", "relevance", "--data-dir", str(tmp_path), "--min-coraters", "1"]) == 2
+    assert "--min-coraters 1 must be >= 2" in capsys.readouterr().err
 
 
 @real

@@ -104,11 +104,17 @@ def load_explicit_ratings(data_dir: str | Path | None = None) -> tuple[np.ndarra
 
 
 def _split_mask(n: int, test_fraction: float, seed: int) -> np.ndarray:
-    """(n,) bool, True for the round(test_fraction * n) rows a seeded permutation puts first."""
+    """(n,) bool, True for the first round(test_fraction * n) rows of a seeded permutation.
+
+    Both parts keep at least one row, so neither train nor test is ever empty.
+    """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction={test_fraction} must be in (0, 1)")
+    if n < 2:
+        raise ValueError(f"{n} rows cannot be split into a train and a test part")
+    n_test = min(max(round(test_fraction * n), 1), n - 1)
     is_test = np.zeros(n, dtype=bool)
-    is_test[np.random.default_rng(seed).permutation(n)[: round(test_fraction * n)]] = True
+    is_test[np.random.default_rng(seed).permutation(n)[:n_test]] = True
     return is_test
 
 
