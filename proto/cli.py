@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import sizes
+from . import sizes, store_cli
 from .artifact import ArtifactHeader, read_artifact, read_header
 from .config import EmbeddingConfig
 from .errors import ArtifactError
@@ -206,6 +206,9 @@ COMMANDS: dict[str, Command] = {
         "read the whole file and check every checksum; exit 1 on any damage", _add_file, _verify
     ),
     "schema": Command("print the JSON Schema of the artifact header", lambda p: None, _schema),
+    # artifact store commands (proto/store_cli.py)
+    "rollback": Command(store_cli.ROLLBACK_HELP, store_cli.rollback_arguments, store_cli.rollback),
+    "versions": Command(store_cli.VERSIONS_HELP, store_cli.versions_arguments, store_cli.versions),
 }
 
 
