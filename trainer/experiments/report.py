@@ -1,0 +1,152 @@
+"""Reports generated from cached cell records only: results/<name>.json and .md (+ .png for figures).
+
+Nothing here is typed by hand: every number comes from a record in results/cache/. Unfinished cells are
+listed as such.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mgqe.trainer.config import config_hash
+from mgqe.trainer.experiments.cells import Cell
+
+COMMAND = "mgqe-train experiment {name}"
+
+
+def _stats(xs: list[float]) -> dict[str, float]:
+    a = np.asarray(xs, dtype=np.float64)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0, "n": int(a.size)}
+
+
+def _fmt(s: dict[str, float] | None, digits: int = 2) -> str:
+    if s is None:
+        return "not run"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if s["n"] > 1 else f"{s['mean']:.{digits}f}"
+
+
+def aggregate(done: list[tuple[Cell, dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    """One row per (group, row): test metrics mean ± std over finished seeds, size, seeds finished/planned."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for c, rec in done:
+        r = rows.setdefault((c.group, c.row), {"group": c.group, "row": c.row, "planned_seeds": [],
+                                               "finished_seeds": [], "records": []})
+        r["planned_seeds"].append(c.cfg.seed)
+        if rec is not None:
+            r["finished_seeds"].append(c.cfg.seed)
+            r["records"].append(rec)
+    out = []
+    for r in rows.values():
+        recs = r.pop("records")
+        if recs:
+            keys = [k for k in recs[0]["metrics"]["test"] if k != "users"]
+            r["test"] = {k: _stats([x["metrics"]["test"][k] for x in recs]) for k in keys}
+            r["valid"] = {k: _stats([x["metrics"]["valid"][k] for x in recs]) for k in keys}
+            r["size_percent"] = recs[0]["size"]["percent"]
+            r["size_bits"] = recs[0]["size"]["bits"]
+            r["seconds"] = _stats([x["seconds"] for x in recs])
+            r["best_epoch"] = [x["best_epoch"] for x in recs]
+            r["config_hashes"] = [x["config_hash"] for x in recs]
+        out.append(r)
+    return out
+
+
+def _table_md(name: str, rows: list[dict[str, Any]]) -> str:
+    regression = any("rmse" in r.get("test", {}) for r in rows)
+    cols = ["RMSE"] if regression else ["HR@10", "NDCG@10"]
+    lines = [f"| backbone | method | {' | '.join(cols)} | size % | seeds done / planned | s per run |",
+             "|" + "---|" * (len(cols) + 5)]
+    for r in rows:
+        t = r.get("test")
+        vals = [_fmt(t["rmse"], 3)] if regression and t else (
+            [_fmt(t["hr@10"]), _fmt(t["ndcg@10"])] if t else ["not run"] * len(cols))
+        size = f"{r['size_percent']:.1f}" if "size_percent" in r else "—"
+        secs = f"{r['seconds']['mean']:.0f}" if "seconds" in r else "—"
+        lines.append(f"| {r['group']} | {r['row']} | {' | '.join(vals)} | {size} | "
+                     f"{len(r['finished_seeds'])} / {len(r['planned_seeds'])} | {secs} |")
+    return "\n".join(lines)
+
+
+def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]], results: Path) -> str:
+    """Draw the figure of `name` into path; returns a Markdown note (e.g. the fig8 diagonal verdict)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    finished = [(c, r) for c, r in done if r is not None]
+    if name == "fig6":
+        fig, ax = plt.subplots(figsize=(6, 4))
+        fe64 = next((r for c, r in finished if c.group == "FE" and c.cfg.d == 64), None)
+        ref_bits = fe64["size"]["bits"] if fe64 else None
+        for group in dict.fromkeys(c.group for c, _ in finished):
+            pts = sorted((r["size"]["bits"], r["metrics"]["test"]["hr@10"])
+                         for c, r in finished if c.group == group)
+            if ref_bits is None:
+                continue
+            ax.plot([100 * b / ref_bits for b, _ in pts], [h for _, h in pts], marker="o", label=group)
+        ax.set_xscale("log")
+        ax.set_xlabel("model size, % of FE d=64 (Table 1 bits)")
+        ax.set_ylabel("test HR@10 (%)")
+        ax.set_title("GMF on ml-1m (SASRec 5-core), seed 0")
+        ax.legend()
+        note = "" if ref_bits else "The FE d=64 cell has not finished, so no size axis could be drawn."
+    elif name == "fig7":
+        bbs = list(dict.fromkeys(c.group for c, _ in done))
+        fig, axes = plt.subplots(1, max(len(bbs), 1), figsize=(4 * max(len(bbs), 1), 3.5), squeeze=False)
+        for ax, bb in zip(axes[0], bbs, strict=False):
+            for c, r in finished:
+                if c.group == bb:
+                    h = r["history"]
+                    ax.plot([e["epoch"] for e in h], [e["loss"] for e in h], label=c.row)
+            ax.set_title(bb)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("training loss")
+            ax.legend()
+        note = ""
+    else:  # fig8
+        from mgqe.trainer.experiments.genres import GENRES, genre_similarity
+
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+        verdicts = []
+        for ax, (c, r) in zip(axes, finished, strict=False):
+            sim = genre_similarity(results / "runs" / r["config_hash"] / "item_arrays.npz", c.cfg)
+            im = ax.imshow(sim, cmap="viridis")
+            ax.set_xticks(range(len(GENRES)), GENRES, rotation=30)
+            ax.set_yticks(range(len(GENRES)), GENRES)
+            ax.set_title(f"GMF {c.row}: mean code similarity")
+            fig.colorbar(im, ax=ax)
+            diag = bool(all(sim[i, i] >= sim[i].max() - 1e-12 for i in range(len(GENRES))))
+            verdicts.append(f"- {c.row}: diagonal dominates every row: **{diag}**; matrix "
+                            f"{json.dumps(np.round(sim, 4).tolist())}")
+        note = "\n".join(verdicts)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return note
+
+
+def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], results: Path) -> dict[str, Any]:
+    """Write results/<name>.json and .md (and .png for figures) from the cached records in `done`."""
+    results.mkdir(parents=True, exist_ok=True)
+    rows = aggregate(done)
+    missing = [f"{c.group}/{c.row}/seed {c.cfg.seed} ({config_hash(c.cfg)})" for c, r in done if r is None]
+    report: dict[str, Any] = {"experiment": name, "command": COMMAND.format(name=name), "rows": rows,
+                              "unfinished_cells": missing}
+    md = [f"# {name}", "", f"Generated from `results/cache/` by `{COMMAND.format(name=name)}` "
+          "(test split; mean ± sample std over the finished seeds).", ""]
+    if name.startswith("fig") and any(r is not None for _, r in done):
+        png = results / f"{name}.png"
+        note = _plot(name, png, done, results)
+        report["png"] = png.name
+        md += [f"![{name}]({png.name})", "", note, ""]
+    md += [_table_md(name, rows), ""]
+    if missing:
+        md += ["Unfinished cells (not yet trained):", *[f"- {m}" for m in missing], ""]
+    (results / f"{name}.json").write_text(json.dumps(report, indent=1))
+    (results / f"{name}.md").write_text("\n".join(md))
+    return report

@@ -1,0 +1,96 @@
+"""The paper's experiments as lists of cells (see cells.py). Settings: method notes, section 5.2-5.4.
+
+    table3  GMF, NeuMF x {FE, LRF r=48, SQ b=8, DPQ D=64 K=256, MGQE D=64 K=[256,64] top 10%,
+            MGQE-compact D=64 K=[256,16] (reaches the paper's reported GMF size, see results/README.md)}
+    table4  SASRec x the same methods (item table only)
+    table5  item-pair relevance regression (Task 3 proxy) x {FE, SQ, DPQ, MGQE}, RMSE
+    table6  MGQE variants (shared K, unshared K, unshared D=[64,32] K=256) on GMF, NeuMF, SASRec
+    fig6    GMF HR@10 vs model size: FE by d, SQ by bits, DPQ / MGQE by D
+    fig7    training-loss curves, MGQE vs FE, three backbones (reuses table3/table4 cells)
+    fig8    code similarity between genres for GMF SQ and MGQE item tables (reuses table3 cells)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mgqe.trainer.config import TrainConfig
+from mgqe.trainer.experiments.cells import Cell
+
+DATASET = "ml-1m-sasrec"  # the paper's 6,040 users x 3,416 items
+
+# backbone defaults: NCF (Adam 1e-3, BCE, 4 negatives, 20 epochs; batch 8192 per the calibration in the
+# method notes) and SASRec (batch 128, lr 1e-3, 200 epochs, L=50, dropout 0.2, 2 blocks, 1 head)
+BACKBONES: dict[str, dict[str, Any]] = {
+    "gmf": {"model": "gmf", "epochs": 20, "batch_size": 8192, "n_neg": 4, "lr": 1e-3},
+    "neumf": {"model": "neumf", "epochs": 20, "batch_size": 8192, "n_neg": 4, "lr": 1e-3},
+    "sasrec": {"model": "sasrec", "epochs": 200, "batch_size": 128, "lr": 1e-3, "eval_every": 10},
+    "relevance": {"model": "relevance", "task": "relevance", "epochs": 20, "batch_size": 4096, "lr": 1e-3},
+}
+
+METHODS: dict[str, dict[str, Any]] = {
+    "FE": {"method": "fe"},
+    "LRF": {"method": "lrf", "rank": 48},
+    "SQ": {"method": "sq", "bits": 8},
+    "DPQ": {"method": "dpq", "D": [64], "K": [256]},
+    "MGQE": {"method": "mgqe", "D": [64], "K": [256, 64], "head": [0.1]},
+    "MGQE-compact": {"method": "mgqe", "D": [64], "K": [256, 16], "head": [0.1]},
+}
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "shared K=[256,64]": {"method": "mgqe", "variant": "shared_k", "D": [64], "K": [256, 64]},
+    "unshared K=[256,64]": {"method": "mgqe", "variant": "unshared_k", "D": [64], "K": [256, 64]},
+    "unshared D=[64,32]": {"method": "mgqe", "variant": "unshared_d", "D": [64, 32], "K": [256]},
+}
+
+SWEEP: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "FE": [(f"d={d}", {"method": "fe", "d": d}) for d in (8, 16, 32, 64)],
+    "SQ": [(f"b={b}", {"method": "sq", "bits": b}) for b in (2, 4, 8)],
+    "DPQ": [(f"D={D}", {"method": "dpq", "D": [D], "K": [256]}) for D in (8, 16, 32, 64)],
+    "MGQE": [(f"D={D}", {"method": "mgqe", "D": [D], "K": [256, 64]}) for D in (8, 16, 32, 64)],
+}
+
+EXPERIMENTS = ("table3", "table4", "table5", "table6", "fig6", "fig7", "fig8")
+
+
+def make_config(backbone: str, method: dict[str, Any], seed: int, overrides: dict[str, Any]) -> TrainConfig:
+    raw = {"dataset": DATASET, **BACKBONES[backbone], **method, "seed": seed, "progress": False, **overrides}
+    from mgqe.trainer.config import from_dict
+
+    return from_dict(raw)
+
+
+def cells(name: str, seeds: list[int], backbones: list[str] | None = None, methods: list[str] | None = None,
+          overrides: dict[str, Any] | None = None) -> list[Cell]:
+    """The cells of experiment `name`, optionally restricted to some backbones / method rows."""
+    ov = overrides or {}
+
+    def pick(default: list[str], allowed: list[str] | None) -> list[str]:
+        return [x for x in default if allowed is None or x in allowed]
+
+    out: list[Cell] = []
+    if name in ("table3", "table4", "fig7", "fig8"):
+        bbs = {"table3": ["gmf", "neumf"], "table4": ["sasrec"], "fig7": ["gmf", "neumf", "sasrec"],
+               "fig8": ["gmf"]}[name]
+        rows = {"fig7": ["FE", "MGQE"], "fig8": ["SQ", "MGQE"]}.get(name, list(METHODS))
+        for bb in pick(bbs, backbones):
+            for m in pick(rows, methods):
+                for s in seeds if name not in ("fig7", "fig8") else seeds[:1]:
+                    out.append(Cell(bb, m, make_config(bb, METHODS[m], s, ov)))
+    elif name == "table5":
+        for m in pick(["FE", "SQ", "DPQ", "MGQE"], methods):
+            for s in seeds:
+                out.append(Cell("relevance", m, make_config("relevance", METHODS[m], s, ov)))
+    elif name == "table6":
+        for bb in pick(["gmf", "neumf", "sasrec"], backbones):
+            for v in pick(list(VARIANTS), methods):
+                for s in seeds:
+                    out.append(Cell(bb, v, make_config(bb, VARIANTS[v], s, ov)))
+    elif name == "fig6":
+        for m in pick(list(SWEEP), methods):
+            for label, mc in SWEEP[m]:
+                for s in seeds[:1]:
+                    out.append(Cell(m, label, make_config("gmf", mc, s, ov)))
+    else:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    return out
