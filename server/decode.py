@@ -1,0 +1,279 @@
+"""Embedding tables as the server keeps them: compact arrays, decoded row by row on demand.
+
+Every table answers two questions without ever building the (n, d) float table of a compressed method:
+    decode(rows)  -> (m, d) float32          the embeddings of some rows
+    inner(Q)      -> (B, n) float32          Q @ E.T for every row, E never materialised
+
+Product-quantised tables (dpq, mgqe) answer `inner` by asymmetric distance computation (ADC): per query and
+subspace j, a lookup table LUT[j, k] = C[j, k] · q_j, then score(row) = sum_j LUT[j, code[row, j]]. Codes of
+two neighbouring subspaces are fused at load into one uint16 "pair code" a * K + b (when K * K <= 65536), so a
+scan does D/2 gathers into a (K * K,) pair table instead of D gathers: the gather, not the add, is the cost.
+Pair codes occupy exactly the bytes of the unpacked uint8 codes and are stored subspace-major (P, n) so each
+gather reads one contiguous array. The scan itself lives in `scoring.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from mgqe.proto.config import EmbeddingConfig
+from mgqe.server.scoring import adc_scan, pq_luts
+
+# Rows decoded per step when a float scan needs decoded rows (sq, neumf): bounds scratch memory to ~2 MiB.
+DECODE_CHUNK = 8192
+
+
+class TableError(ValueError):
+    """An artifact's arrays do not form the table its header describes."""
+
+
+class Table(Protocol):
+    n: int
+    d: int
+
+    def decode(self, rows: np.ndarray) -> np.ndarray: ...
+    def inner(self, Q: np.ndarray) -> np.ndarray: ...
+    @property
+    def nbytes(self) -> int: ...
+
+
+def _array(arrays: Mapping[str, np.ndarray], key: str, shape: tuple[int, ...], kind: str) -> np.ndarray:
+    """Fetch arrays[key], checking its shape and dtype kind ('f' float32, 'u' integer codes)."""
+    if key not in arrays:
+        raise TableError(f"missing array {key!r}")
+    a = np.asarray(arrays[key])
+    if a.shape != shape:
+        raise TableError(f"array {key!r} has shape {a.shape}, expected {shape}")
+    if kind == "f":
+        if a.dtype != np.float32:
+            raise TableError(f"array {key!r} has dtype {a.dtype}, expected float32")
+        if not np.isfinite(a).all():
+            raise TableError(f"array {key!r} holds non-finite values")
+        # A copy: the reader's arrays are views of the whole file's buffer, which is then freed.
+        return np.array(a, copy=True)
+    elif a.dtype.kind not in "ui":
+        raise TableError(f"array {key!r} has dtype {a.dtype}, expected an integer code array")
+    return a
+
+
+@dataclass(frozen=True)
+class FullTable:
+    """fe: the float table itself.  weight (n, d) float32."""
+
+    weight: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.weight.nbytes)
+
+    def decode(self, rows: np.ndarray) -> np.ndarray:
+        return self.weight[rows]
+
+    def inner(self, Q: np.ndarray) -> np.ndarray:
+        return Q @ self.weight.T
+
+
+@dataclass(frozen=True)
+class LowRankTable:
+    """lrf: e = A[row] @ B.  A (n, r) float32, B (r, d) float32; inner = (Q @ B.T) @ A.T, never A @ B."""
+
+    A: np.ndarray
+    B: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.A.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.B.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.A.nbytes + self.B.nbytes)
+
+    def decode(self, rows: np.ndarray) -> np.ndarray:
+        return self.A[rows] @ self.B
+
+    def inner(self, Q: np.ndarray) -> np.ndarray:
+        return (Q @ self.B.T) @ self.A.T
+
+
+@dataclass(frozen=True)
+class ScalarTable:
+    """sq: e = lo + codes * step.  codes (n, d) uint8/uint16, lo and step (d,) float32.
+
+    inner(q) = q·lo + codes @ (q * step), computed chunk by chunk so only DECODE_CHUNK rows are ever float.
+    """
+
+    codes: np.ndarray
+    lo: np.ndarray
+    step: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.codes.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codes.nbytes + self.lo.nbytes + self.step.nbytes)
+
+    def decode(self, rows: np.ndarray) -> np.ndarray:
+        return self.lo + self.codes[rows].astype(np.float32) * self.step
+
+    def inner(self, Q: np.ndarray) -> np.ndarray:
+        Q = np.atleast_2d(Q).astype(np.float32, copy=False)
+        out = np.empty((Q.shape[0], self.n), np.float32)
+        Qs = (Q * self.step).T  # (d, B)
+        base = (Q @ self.lo)[:, None]  # (B, 1)
+        for s in range(0, self.n, DECODE_CHUNK):
+            e = min(self.n, s + DECODE_CHUNK)
+            out[:, s:e] = (self.codes[s:e].astype(np.float32) @ Qs).T + base
+        return out
+
+
+@dataclass(frozen=True)
+class PQGroup:
+    """One MGQE group: rows [start, stop) with D subspaces of width dsub and K centroids each.
+
+    centroids (D, K, dsub) float32; codes (P, size) uint16 pair codes (pairs=True, P = ceil(D / 2), the last
+    one a single code when D is odd) or (D, size) uint16/uint8 single codes (pairs=False, K > 256).
+    """
+
+    start: int
+    stop: int
+    D: int
+    K: int
+    centroids: np.ndarray
+    codes: np.ndarray
+    pairs: bool
+
+    @property
+    def dsub(self) -> int:
+        return int(self.centroids.shape[2])
+
+    def unpair(self, local_rows: np.ndarray) -> np.ndarray:
+        """(m,) rows relative to start -> (m, D) int64 single codes."""
+        c = self.codes[:, local_rows].astype(np.int64).T  # (m, P)
+        if not self.pairs:
+            return c
+        out = np.empty((c.shape[0], self.D), np.int64)
+        full = self.D // 2
+        out[:, 0 : 2 * full : 2] = c[:, :full] // self.K
+        out[:, 1 : 2 * full : 2] = c[:, :full] % self.K
+        if self.D % 2:
+            out[:, -1] = c[:, -1]
+        return out
+
+    def decode(self, local_rows: np.ndarray) -> np.ndarray:
+        codes = self.unpair(local_rows)  # (m, D)
+        parts = self.centroids[np.arange(self.D)[None, :], codes]  # (m, D, dsub)
+        return parts.reshape(len(local_rows), self.D * self.dsub)
+
+    def scan(self, q: np.ndarray, out: np.ndarray) -> None:
+        """Write the ADC scores of every row of the group for one (d,) query into out (size,) float32."""
+        adc_scan(pq_luts(self.centroids, q, self.pairs), self.codes, out)
+
+
+@dataclass(frozen=True)
+class PQTable:
+    """dpq / mgqe: contiguous groups of product-quantised rows (see PQGroup)."""
+
+    groups: tuple[PQGroup, ...]
+    n: int
+    d: int
+    centroid_bytes: int  # shared-centroid groups hold views of one table, counted once
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(g.codes.nbytes for g in self.groups) + self.centroid_bytes)
+
+    def decode(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((rows.shape[0], self.d), np.float32)
+        for g in self.groups:
+            sel = np.flatnonzero((rows >= g.start) & (rows < g.stop))
+            if sel.size:
+                out[sel] = g.decode(rows[sel] - g.start)
+        return out
+
+    def inner(self, Q: np.ndarray) -> np.ndarray:
+        Q = np.atleast_2d(Q).astype(np.float32, copy=False)
+        out = np.empty((Q.shape[0], self.n), np.float32)
+        for b in range(Q.shape[0]):
+            for g in self.groups:
+                g.scan(Q[b], out[b, g.start : g.stop])
+        return out
+
+
+def _pair_codes(codes: np.ndarray, K: int) -> tuple[np.ndarray, bool]:
+    """(size, D) unpacked codes -> subspace-major (P, size) pair codes, or (D, size) when K * K > 65536."""
+    size, D = codes.shape
+    if K * K > 65536:
+        return np.ascontiguousarray(codes.T.astype(np.uint16 if K > 256 else np.uint8)), False
+    full = D // 2
+    P = full + D % 2
+    out = np.empty((P, size), np.uint16)
+    for p in range(full):
+        out[p] = codes[:, 2 * p].astype(np.uint16) * K + codes[:, 2 * p + 1]
+    if D % 2:
+        out[-1] = codes[:, -1]
+    return out, True
+
+
+def build_table(name: str, cfg: EmbeddingConfig, arrays: Mapping[str, np.ndarray]) -> Table:
+    """Build table `name` (e.g. "item") described by cfg from an artifact's unpacked arrays, validating
+    every array's shape, dtype and code range. Raises TableError naming the offending array."""
+    n, d = cfg.n, cfg.d
+    if cfg.method == "fe":
+        return FullTable(_array(arrays, f"{name}.weight", (n, d), "f"))
+    if cfg.method == "lrf":
+        assert cfg.rank is not None
+        A = _array(arrays, f"{name}.A", (n, cfg.rank), "f")
+        B = _array(arrays, f"{name}.B", (cfg.rank, d), "f")
+        return LowRankTable(A, B)
+    if cfg.method == "sq":
+        assert cfg.bits is not None
+        codes = _array(arrays, f"{name}.codes", (n, d), "u")
+        if codes.size and int(codes.max()) >= (1 << cfg.bits):
+            raise TableError(f"array {name + '.codes'!r} holds a code >= 2**{cfg.bits}")
+        lo = _array(arrays, f"{name}.lo", (d,), "f")
+        hi = _array(arrays, f"{name}.hi", (d,), "f")
+        step = ((hi - lo) / np.float32((1 << cfg.bits) - 1)).astype(np.float32)
+        return ScalarTable(codes, lo, step)
+    groups = []
+    shared = None
+    centroid_bytes = 0
+    if cfg.shared:
+        D0 = cfg.groups[0].D
+        shared = _array(arrays, f"{name}.centroids", (D0, cfg.K_max, d // D0), "f")
+        centroid_bytes = shared.nbytes
+    for i, g in enumerate(cfg.groups):
+        key = f"{name}.codes.g{i}"
+        codes = _array(arrays, key, (g.size, g.D), "u")
+        if codes.size and int(codes.max()) >= g.K:
+            raise TableError(f"array {key!r} holds a code >= K={g.K}")
+        if shared is not None:
+            C = shared[:, : g.K, :]
+        else:
+            C = _array(arrays, f"{name}.centroids.g{i}", (g.D, g.K, d // g.D), "f")
+            centroid_bytes += C.nbytes
+        packed, pairs = _pair_codes(codes, g.K)
+        groups.append(PQGroup(g.start, g.stop, g.D, g.K, C, packed, pairs))
+    return PQTable(tuple(groups), n, d, centroid_bytes)

@@ -1,0 +1,36 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from mgqe.proto.api import HealthResponse
+from mgqe.server.routes.deps import json_response, registry
+
+router = APIRouter(tags=["health"])
+
+
+def _health(request: Request) -> HealthResponse:
+    reg = registry(request)
+    versions = {m: (reg.models[m].version if m in reg.models else None) for m in reg.configured}
+    return HealthResponse(status="ok" if reg.ready else "loading", models=versions)
+
+
+@router.get("/v1/health/live", response_model=HealthResponse)
+async def live(request: Request) -> Response:
+    """200 while the process runs."""
+    return json_response(_health(request))
+
+
+@router.get("/v1/health/ready", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+async def ready(request: Request) -> Response:
+    """200 once every configured model is loaded, 503 before."""
+    h = _health(request)
+    resp = json_response(h)
+    resp.status_code = 200 if h.status == "ok" else 503
+    return resp
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")

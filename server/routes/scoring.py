@@ -1,0 +1,104 @@
+"""Scoring endpoints. Plain `def` handlers: FastAPI runs them in its thread pool, and the NumPy kernels
+release the GIL, so a long scan does not stall the event loop."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from mgqe.proto.api import (
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    QuerySet,
+    Ranked,
+    RankedResponse,
+    RecommendRequest,
+    RelevanceRequest,
+    RelevanceResponse,
+    ScoreRequest,
+    SimilarRequest,
+)
+from mgqe.server.errors import ApiError
+from mgqe.server.routes.deps import check_limit, get_model, json_response, settings
+
+router = APIRouter(tags=["scoring"])
+_ERRORS = {
+    404: {"description": "unknown model or id"},
+    409: {"description": "unsupported for this model type"},
+    413: {"description": "body too large"},
+    422: {"description": "invalid request or over a limit"},
+    503: {"description": "overloaded or model loading"},
+}
+
+
+def _queries(request: Request, req: QuerySet) -> list:
+    s = settings(request)
+    qs = req.query_list()
+    check_limit("number of queries", len(qs), "max_batch", s.max_batch)
+    if req.kind == "history":
+        for h in qs:
+            check_limit("history length", len(h), "max_items", s.max_items)
+    return qs
+
+
+def _ranked(pairs: list) -> list[Ranked]:
+    return [Ranked(items=ids.tolist(), scores=v.tolist()) for ids, v in pairs]
+
+
+@router.post("/v1/models/{model}/score", response_model=RankedResponse, responses=_ERRORS)
+def score(request: Request, model: str, req: ScoreRequest) -> Response:
+    """Scores of `items` for each user (gmf, neumf) or history (sasrec), in the order of `items`."""
+    m = get_model(request, model)
+    qs = _queries(request, req)
+    check_limit("number of items", len(req.items), "max_items", settings(request).max_items)
+    S = m.score(req.kind, qs, req.items)
+    results = [Ranked(items=list(req.items), scores=row) for row in S.tolist()]
+    return json_response(RankedResponse(model=m.name, version=m.version, results=results))
+
+
+@router.post("/v1/models/{model}/recommend", response_model=RankedResponse, responses=_ERRORS)
+def recommend(request: Request, model: str, req: RecommendRequest) -> Response:
+    """Top-k items per query, best first."""
+    m = get_model(request, model)
+    s = settings(request)
+    check_limit("k", req.k, "max_k", s.max_k)
+    check_limit("number of excluded items", len(req.exclude), "max_items", s.max_items)
+    qs = _queries(request, req)
+    res = m.recommend(req.kind, qs, req.k, req.exclude, req.exclude_known)
+    return json_response(RankedResponse(model=m.name, version=m.version, results=_ranked(res)))
+
+
+@router.post("/v1/models/{model}/similar", response_model=RankedResponse, responses=_ERRORS)
+def similar(request: Request, model: str, req: SimilarRequest) -> Response:
+    """The k most relevant items to each query item: the relevance model's score, else the inner product."""
+    m = get_model(request, model)
+    s = settings(request)
+    check_limit("k", req.k, "max_k", s.max_k)
+    check_limit("number of excluded items", len(req.exclude), "max_items", s.max_items)
+    items = req.query_list()
+    check_limit("number of queries", len(items), "max_batch", s.max_batch)
+    res = m.similar(items, req.k, req.exclude)
+    return json_response(RankedResponse(model=m.name, version=m.version, results=_ranked(res)))
+
+
+@router.post("/v1/models/{model}/relevance", response_model=RelevanceResponse, responses=_ERRORS)
+def relevance(request: Request, model: str, req: RelevanceRequest) -> Response:
+    """Scores of item pairs, in request order."""
+    m = get_model(request, model)
+    check_limit("number of pairs", len(req.pairs), "max_batch", settings(request).max_batch)
+    scores = m.relevance(req.pairs).tolist()
+    return json_response(RelevanceResponse(model=m.name, version=m.version, scores=scores))
+
+
+@router.post("/v1/models/{model}/embeddings", response_model=EmbeddingsResponse, responses=_ERRORS)
+def embeddings(request: Request, model: str, req: EmbeddingsRequest) -> Response:
+    """Embedding vectors decoded on the fly from the compressed tables."""
+    m = get_model(request, model)
+    check_limit("number of ids", len(req.ids), "max_batch", settings(request).max_batch)
+    if req.table not in m.tables:
+        raise ApiError(409, "unsupported_operation", f"model type {m.model_type!r} has no {req.table} table")
+    vectors = m.embeddings(req.table, req.ids).tolist()
+    return json_response(
+        EmbeddingsResponse(
+            model=m.name, version=m.version, table=req.table, ids=list(req.ids), vectors=vectors
+        )
+    )

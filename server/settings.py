@@ -1,0 +1,42 @@
+"""Server settings: environment variables with the prefix MGQE_ (e.g. MGQE_STORE=/srv/store), or CLI flags.
+
+Exactly one source of models: a store directory (every model in it, or the ones named in MGQE_MODELS) or a
+single artifact file (MGQE_ARTIFACT, served under MGQE_MODEL_NAME). The admin token is read from the
+environment only (MGQE_ADMIN_TOKEN), never from a flag, so it does not show up in `ps`.
+The field descriptions double as the CLI's --help texts (cli.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MGQE_", extra="ignore", frozen=True)
+
+    store: Path | None = Field(None, description="artifact store directory (<store>/<model>/CURRENT)")
+    models: list[str] = Field(default_factory=list, description="models of the store to serve (default: all)")
+    artifact: Path | None = Field(None, description="serve this single artifact file instead of a store")
+    model_name: str = Field("default", description="model name of the single --artifact")
+    reload_interval_s: float = Field(2.0, ge=0, description="store polling period in s; 0 turns polling off")
+    admin_token: SecretStr | None = Field(None, description="bearer token of /v1/admin (unset: disabled)")
+    max_k: int = Field(1000, ge=1, description="largest k of recommend/similar")
+    max_batch: int = Field(256, ge=1, description="most queries (users, histories, items, pairs) per request")
+    max_items: int = Field(10_000, ge=1, description="most item ids in one score/embeddings/exclude list")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="request bodies above this get 413")
+    max_in_flight: int = Field(64, ge=1, description="concurrent model requests before answering 503")
+    retry_after_s: int = Field(1, ge=1, description="Retry-After seconds of an overload 503")
+    log_level: str = Field("INFO", description="level of the JSON log lines (DEBUG, INFO, WARNING, ...)")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=1, le=65535, description="port to listen on")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Settings:
+        if (self.store is None) == (self.artifact is None):
+            raise ValueError(
+                "set exactly one of store (MGQE_STORE, --store) and artifact (MGQE_ARTIFACT, --artifact)"
+            )
+        return self
