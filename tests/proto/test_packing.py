@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from bitarray import bitarray
@@ -10,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import mgqe.proto
 from mgqe.proto.packing import code_dtype, pack_codes, packed_nbytes, unpack_codes
 
 
@@ -87,3 +91,17 @@ def test_wrong_buffer_length_rejected() -> None:
         unpack_codes(buf + b"\0", 3, 3, 3)
     with pytest.raises(ValueError, match="need 4 bytes, buffer has 3"):
         unpack_codes(buf[:3], 3, 3, 3)
+
+
+def test_bit_order_example_in_artifact_md() -> None:
+    """The worked example of proto/ARTIFACT.md agrees with the code."""
+    doc = (Path(mgqe.proto.__file__).with_name("ARTIFACT.md")).read_text()
+    m = re.search(
+        r"codes `\[([\d, ]+)\]` at (\d+) bits → stream bits `([01 ]+)`.*?→ bytes `([0-9A-Fx ]+)`", doc, re.S
+    )
+    assert m, "bit-order example not found in ARTIFACT.md"
+    codes = np.array([int(x) for x in m.group(1).split(",")])
+    bits = int(m.group(2))
+    stream = "".join(format(int(c), f"0{bits}b")[::-1] for c in codes)
+    assert stream == m.group(3).replace(" ", "")
+    assert pack_codes(codes, bits) == bytes(int(x, 16) for x in m.group(4).split())
