@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mgqe.proto.api import ReloadOutcome
-from mgqe.proto.store import ARTIFACT_NAME, StoreError, current_version, list_models, version_path
+from mgqe.proto.errors import ArtifactIOError
+from mgqe.proto.store import StoreError, current_version, list_models, version_path
 from mgqe.server.metrics import Metrics, log_event
 from mgqe.server.models import LoadedModel, load_model
 from mgqe.server.settings import Settings
@@ -39,7 +40,7 @@ class Source:
         return (
             None
             if version is None
-            else (version, version_path(self.store, self.name, version) / ARTIFACT_NAME)
+            else (version, version_path(self.store, self.name, version))
         )
 
 
@@ -95,7 +96,8 @@ class Registry:
         try:
             model = await asyncio.to_thread(load_model, src.name, version, path)
         except Exception as e:  # any failure must leave the old version serving
-            self._failed[src.name] = version
+            if not isinstance(e, ArtifactIOError):  # a pruned or vanished file is retried on the next poll
+                self._failed[src.name] = version
             return self._failure(src.name, version, f"{type(e).__name__}: {e}", old)
         self.models = {**self.models, src.name: model}  # one assignment: the atomic swap
         self._failed.pop(src.name, None)

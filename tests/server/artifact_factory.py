@@ -46,12 +46,17 @@ def table_arrays(name: str, cfg: EmbeddingConfig, rng: np.random.Generator) -> d
         return {f"{name}.weight": rng.normal(0, 0.3, (n, d)).astype(np.float32)}
     if cfg.method == "lrf":
         r = cfg.rank or 1
-        return {f"{name}.A": rng.normal(0, 0.5, (n, r)).astype(np.float32),
-                f"{name}.B": rng.normal(0, 0.5, (r, d)).astype(np.float32)}
+        return {
+            f"{name}.A": rng.normal(0, 0.5, (n, r)).astype(np.float32),
+            f"{name}.B": rng.normal(0, 0.5, (r, d)).astype(np.float32),
+        }
     if cfg.method == "sq":
         lo = rng.uniform(-1, -0.5, d).astype(np.float32)
-        return {f"{name}.codes": rng.integers(0, 256, (n, d), dtype=np.uint8), f"{name}.lo": lo,
-                f"{name}.hi": (lo + rng.uniform(0.5, 1.5, d)).astype(np.float32)}
+        return {
+            f"{name}.codes": rng.integers(0, 256, (n, d), dtype=np.uint8),
+            f"{name}.lo": lo,
+            f"{name}.hi": (lo + rng.uniform(0.5, 1.5, d)).astype(np.float32),
+        }
     out: dict[str, np.ndarray] = {}
     for i, g in enumerate(cfg.groups):
         dtype = np.uint16 if g.K > 256 else np.uint8
@@ -65,8 +70,14 @@ def table_arrays(name: str, cfg: EmbeddingConfig, rng: np.random.Generator) -> d
 
 
 def write_model(
-    path: Path, model_type: str = "gmf", method: str = "mgqe", *, n_users: int = N_USERS,
-    n_items: int = N_ITEMS, d: int = D, seed: int = 0,
+    path: Path,
+    model_type: str = "gmf",
+    method: str = "mgqe",
+    *,
+    n_users: int = N_USERS,
+    n_items: int = N_ITEMS,
+    d: int = D,
+    seed: int = 0,
 ) -> Path:
     """Write a random-weight artifact of `model_type` whose tables use `method`; returns path."""
     rng = np.random.default_rng(seed)
@@ -84,5 +95,3 @@ def write_model(
     path.parent.mkdir(parents=True, exist_ok=True)
     write_artifact(path, spec, arrays, metrics={"hr@10": 0.5}, provenance={"source": "tests/server random"})
     return path
-
-

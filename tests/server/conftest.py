@@ -12,6 +12,17 @@ from fastapi.testclient import TestClient
 
 
 @pytest.fixture(scope="session")
+def store(artifacts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with one published version of each model type, named after the type."""
+    from mgqe.proto.store import publish
+
+    root = tmp_path_factory.mktemp("store")
+    for name, path in artifacts.items():
+        publish(root, name, path)
+    return root
+
+
+@pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One artifact per model type (mgqe tables), ml-100k sized."""
     root = tmp_path_factory.mktemp("artifacts")
@@ -27,9 +38,7 @@ def wait_ready(client: TestClient, timeout: float = 20.0) -> None:
     raise AssertionError(f"server not ready after {timeout}s: {client.get('/v1/health/ready').json()}")
 
 
-@pytest.fixture
-def make_client() -> Iterator[Callable[..., TestClient]]:
-    """make_client(**settings) -> a started TestClient (lifespan run) whose models are loaded."""
+def _client_factory() -> Iterator[Callable[..., TestClient]]:
     from mgqe.server.app import create_app
     from mgqe.server.settings import Settings
 
@@ -46,3 +55,15 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     yield make
     for c in opened:
         c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    """make_client(wait=True, **settings) -> a started TestClient (lifespan run), models loaded if wait."""
+    yield from _client_factory()
+
+
+@pytest.fixture(scope="module")
+def make_client_module() -> Iterator[Callable[..., TestClient]]:
+    """make_client for module-scoped clients."""
+    yield from _client_factory()
