@@ -26,7 +26,7 @@ RUN python3 -m venv /opt/mgqe \
 FROM ${BASE_IMAGE}
 COPY --from=build /opt/mgqe /opt/mgqe
 COPY docker/healthcheck.py docker/wait-for-store.sh /opt/mgqe/docker/
-RUN useradd --system --user-group --uid 10001 --no-create-home --shell /usr/sbin/nologin mgqe
+RUN useradd --user-group --uid 10001 --no-create-home --shell /usr/sbin/nologin mgqe
 ENV PATH=/opt/mgqe/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MGQE_STORE=/store \

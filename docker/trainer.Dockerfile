@@ -44,7 +44,7 @@ FROM base
 COPY --from=build /opt/mgqe /opt/mgqe
 WORKDIR /app
 COPY configs ./configs
-RUN useradd --system --user-group --uid 10001 --create-home --shell /usr/sbin/nologin mgqe \
+RUN useradd --user-group --uid 10001 --create-home --shell /usr/sbin/nologin mgqe \
  && mkdir -p /store /data && chown mgqe:mgqe /store
 ENV PATH=/opt/mgqe/bin:$PATH \
     PYTHONUNBUFFERED=1 \

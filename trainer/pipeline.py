@@ -226,11 +226,6 @@ def resolve_training_data(cfg: TrainConfig, download: bool, log: Log,
 # ---- gate ----------------------------------------------------------------------------------------------
 
 
-def flatten_metrics(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    """{"valid": {"hr@10": 7.9}} -> {"valid.hr@10": 7.9}."""
-    return {f"{split}.{k}": float(v) for split, m in metrics.items() for k, v in m.items()}
-
-
 def published_metrics(store: Path | str, model_name: str) -> tuple[str | None, dict[str, float] | None, str]:
     """(current version, its header metrics, note); metrics None without a (readable) published version."""
     try:
@@ -313,8 +308,6 @@ def run_pipeline(cfg: PipelineConfig, *, publish: bool = True, log: Log = print,
     Under torchrun (WORLD_SIZE > 1) training is distributed (mgqe.trainer.distributed); only rank 0 gates,
     exports and publishes; the other ranks return a result with version None right after training.
     """
-    from mgqe.trainer import distributed
-
     out_dir = Path(cfg.out_dir or f"runs/pipeline/{cfg.model_name}")
     train_cfg = cfg.train.replace(out_dir=str(out_dir))
     train_cfg = resolve_training_data(train_cfg, cfg.download, log, downloader)
@@ -323,11 +316,15 @@ def run_pipeline(cfg: PipelineConfig, *, publish: bool = True, log: Log = print,
 
     log(f"train: {train_cfg.model} + {train_cfg.method} on {train_cfg.dataset}, {train_cfg.epochs} epochs "
         f"-> {out_dir}")
+    from mgqe.trainer import distributed  # torch: imported only once the data and store are known good
+
     result = distributed.train(train_cfg)
     if result is None:  # a non-zero rank of a distributed run: rank 0 does the rest
         return PipelineResult(cfg.model_name, None, out_dir / "model.mgqe", {}, [], train_cfg.dataset,
                               prev_version)
-    metrics = flatten_metrics(result.metrics)
+    from mgqe.trainer.export import export_artifact, flat_metrics
+
+    metrics = flat_metrics(result.metrics)  # "valid.hr@10", ... as stored in the artifact header
     log("evaluate: " + ", ".join(f"{k} = {v:.4f}" for k, v in sorted(metrics.items())))
 
     log(f"gate: {note}")
@@ -336,8 +333,6 @@ def run_pipeline(cfg: PipelineConfig, *, publish: bool = True, log: Log = print,
         log(f"gate: {line}")
     if fail:
         raise GateFailedError(fail)
-
-    from mgqe.trainer.export import export_artifact
 
     artifact = out_dir / "model.mgqe"
     provenance = {**result.provenance, "pipeline": {"model_name": cfg.model_name, "gate": report,

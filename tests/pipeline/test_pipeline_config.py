@@ -17,7 +17,6 @@ from mgqe.trainer.pipeline import (
     DataUnavailableError,
     GateConfig,
     check_gate,
-    flatten_metrics,
     load_pipeline_config,
     parse_pipeline_config,
     published_metrics,
@@ -107,11 +106,6 @@ def test_overrides() -> None:
 
 
 # ---- gate ------------------------------------------------------------------------------------------------
-
-
-def test_flatten_metrics() -> None:
-    assert flatten_metrics({"valid": {"hr@10": 1.0}, "test": {"hr@10": 2.0, "ndcg@10": 3}}) == {
-        "valid.hr@10": 1.0, "test.hr@10": 2.0, "test.ndcg@10": 3.0}
 
 
 GATE = GateConfig(min={"test.hr@10": 5.0}, max={"test.rmse": 1.0},
