@@ -39,7 +39,7 @@ class TrainConfig:
     task: Task = "ranking"  # gmf: ranking (implicit, BCE) or rating (squared loss); relevance: relevance
     dataset: str = "ml-1m-sasrec"
     data_dir: str | None = None  # None: $MGQE_DATA_DIR
-    data_kwargs: dict[str, Any] = field(default_factory=dict)  # generator arguments of dataset "synthetic"
+    data_kwargs: dict[str, Any] = field(default_factory=dict)  # "synthetic" generator args; rating/relevance split args
     method: MethodName = "fe"
     d: int = 64
     rank: int = 48  # lrf

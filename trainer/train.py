@@ -80,11 +80,17 @@ def load_data(cfg: TrainConfig) -> Any:
 
         kw = dict(cfg.data_kwargs) if cfg.dataset == "synthetic" else {}
         return leave_last_out(load_interactions(cfg.dataset, cfg.data_dir, **kw))
-    from mgqe.trainer import pairs
+    from mgqe.trainer.data.relevance import load_item_relevance, load_rating_regression
 
+    # the 90/10 split is fixed (data_kwargs may set seed / min_coraters); the training seed varies the model
     if cfg.task == "rating":
-        return pairs.rating_pairs(cfg.dataset, cfg.data_dir, seed=cfg.seed, **cfg.data_kwargs)
-    return pairs.relevance_pairs(cfg.dataset, cfg.data_dir, seed=cfg.seed, **cfg.data_kwargs)
+        r = load_rating_regression(cfg.data_dir, **cfg.data_kwargs)
+        return PairData(r.name, (r.train_users, r.train_items, r.train_ratings),
+                        (r.test_users, r.test_items, r.test_ratings), r.n_users, r.n_items,
+                        r.user_vocab, r.item_vocab, r.source)
+    v = load_item_relevance(cfg.data_dir, **cfg.data_kwargs)
+    return PairData(v.name, (v.train_a, v.train_b, v.train_y), (v.test_a, v.test_b, v.test_y),
+                    v.n_items, v.n_items, v.item_vocab, v.item_vocab, v.source)
 
 
 def make_objective(cfg: TrainConfig, data: Any) -> Objective:

@@ -29,7 +29,7 @@ def build_model(cfg: TrainConfig, spec: ModelSpec, n_items: int) -> nn.Module:
     """The backbone for `cfg` whose tables are those of `spec` (see TrainConfig.model_spec)."""
     item = _make_table(spec.tables["item"], cfg)
     if cfg.model == "gmf":
-        return GMF(_make_table(spec.tables["user"], cfg), item, cfg.d, n_items)
+        return GMF(_make_table(spec.tables["user"], cfg), item, cfg.d, n_items, task=cfg.task)
     if cfg.model == "neumf":
         return NeuMF(_make_table(spec.tables["user"], cfg), item, cfg.d, n_items, mlp=cfg.mlp)
     if cfg.model == "sasrec":

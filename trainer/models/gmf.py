@@ -13,8 +13,9 @@ from torch import nn
 class GMF(nn.Module):
     """Dense weights: out.weight (1, d), out.bias (1,)."""
 
-    def __init__(self, user: nn.Module, item: nn.Module, d: int, n_items: int) -> None:
+    def __init__(self, user: nn.Module, item: nn.Module, d: int, n_items: int, task: str = "ranking") -> None:
         super().__init__()
+        self.task = task
         self.user = user
         self.item = item
         self.n_items = n_items
