@@ -58,10 +58,17 @@ def adc_scan(tables: list[np.ndarray], codes: np.ndarray, out: np.ndarray) -> No
 
 
 def _sorted_desc(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best of (idx, vals), ordered by score descending, ties by index ascending (deterministic)."""
+    """The k best of (idx, vals) by score descending, ties by index ascending (deterministic).
+
+    idx must be ascending (both callers pass np.flatnonzero or np.arange), so among rows tied with the k-th
+    score the first ones by position are the smallest ids.
+    """
     if idx.size > k:
-        part = np.argpartition(-vals, k - 1)[:k]
-        idx, vals = idx[part], vals[part]
+        kth = -np.partition(-vals, k - 1)[k - 1]
+        above = np.flatnonzero(vals > kth)
+        tied = np.flatnonzero(vals == kth)[: k - above.size]
+        sel = np.concatenate([above, tied])
+        idx, vals = idx[sel], vals[sel]
     order = np.lexsort((idx, -vals))
     return idx[order], vals[order]
 

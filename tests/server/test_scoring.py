@@ -1,0 +1,67 @@
+"""scoring.py: exact top-k (sampled-threshold path and plain path), exclusions, ADC scan vs decode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mgqe.server.scoring import _THRESHOLD_MIN_N, adc_scan, pq_luts, topk
+
+
+def reference_topk(s: np.ndarray, k: int, exclude: list[int]) -> list[int]:
+    s = s.astype(np.float64).copy()
+    s[exclude] = -np.inf
+    order = sorted(range(len(s)), key=lambda i: (-s[i], i))
+    return [i for i in order if np.isfinite(s[i])][:k]
+
+
+@pytest.mark.parametrize("n", [5, 1000, _THRESHOLD_MIN_N * 4 + 3])
+@pytest.mark.parametrize("k", [1, 10, 100])
+def test_topk_exact(n: int, k: int) -> None:
+    rng = np.random.default_rng(n + k)
+    s = rng.normal(size=n).astype(np.float32)
+    exclude = rng.choice(n, size=min(3, n - 1), replace=False).tolist()
+    rows, vals = topk(s.copy(), k, np.array(exclude, dtype=np.int64))
+    assert rows.tolist() == reference_topk(s, k, exclude)
+    np.testing.assert_array_equal(vals, s[rows])
+
+
+def test_topk_ties_deterministic() -> None:
+    s = np.zeros(_THRESHOLD_MIN_N * 2, np.float32)  # every score equal: the threshold admits everything
+    rows, _ = topk(s, 5)
+    assert rows.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_topk_too_few_candidates_falls_back() -> None:
+    """Only sampled rows score above 0, so fewer than k rows pass the sampled threshold: the full
+    argpartition fallback must still give the exact answer (then ties at 0 by smallest id)."""
+    n = _THRESHOLD_MIN_N * 2
+    s = np.zeros(n, np.float32)
+    sampled = np.arange(0, n, n // 4096)
+    s[sampled] = np.arange(1, sampled.size + 1, dtype=np.float32)
+    rows, _ = topk(s.copy(), 100)
+    assert rows.tolist() == reference_topk(s, 100, [])
+
+
+def test_topk_everything_excluded() -> None:
+    rows, vals = topk(np.ones(4, np.float32), 3, np.arange(4))
+    assert rows.size == 0 and vals.size == 0
+
+
+@pytest.mark.parametrize(("D", "K", "pairs"), [(8, 256, True), (5, 64, True), (4, 1024, False)])
+def test_adc_scan_matches_decode(D: int, K: int, pairs: bool) -> None:
+    rng = np.random.default_rng(D)
+    dsub, n = 3, 2000
+    C = rng.normal(size=(D, K, dsub)).astype(np.float32)
+    codes = rng.integers(0, K, (n, D))
+    q = rng.normal(size=D * dsub).astype(np.float32)
+    X = np.concatenate([C[j][codes[:, j]] for j in range(D)], axis=1)
+    if pairs:
+        packed = [codes[:, 2 * p] * K + codes[:, 2 * p + 1] for p in range(D // 2)]
+        packed += [codes[:, -1]] if D % 2 else []
+        layout = np.array(packed, dtype=np.uint16)
+    else:
+        layout = np.ascontiguousarray(codes.T.astype(np.uint16))
+    out = np.empty(n, np.float32)
+    adc_scan(pq_luts(C, q, pairs), layout, out)
+    np.testing.assert_allclose(out, X @ q, rtol=1e-4, atol=1e-4)
