@@ -151,6 +151,8 @@ def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> Tra
     """
     t0 = time.time()
     device = pick_device(cfg.device)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     data = load_data(cfg) if data is None else data
     obj = make_objective(cfg, data)
