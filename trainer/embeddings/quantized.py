@@ -101,20 +101,20 @@ class QuantizedEmbedding(Embedding):
             return self.centroids[:, : self.groups[i].K]
         return self.group_centroids[i]
 
-    def _flat_table(self, i: int) -> tuple[Tensor, int]:
-        """(D_i * stride, dsub_i) view of the table for one-gather decoding, and its per-subspace stride."""
-        if self.shared:
-            D, K, dsub = self.centroids.shape
-            return self.centroids.reshape(D * K, dsub), K
-        C = self.group_centroids[i]
-        return C.reshape(-1, C.shape[-1]), C.shape[1]
+    def _table(self, i: int) -> Tensor:
+        """The stored table group i indexes: (D_i, K, dsub_i); for shared centroids the whole (D, K_max, dsub)
+        table (codes < K_i only ever index its first K_i entries), so no slice is copied."""
+        return self.centroids if self.shared else self.group_centroids[i]
 
     def _decode(self, i: int, codes: Tensor) -> Tensor:
-        """codes (b, D_i) integer -> (b, D_i, dsub_i) centroids, differentiable w.r.t. the centroids."""
-        flat, stride = self._flat_table(i)
-        D = codes.shape[1]
-        idx = codes.long() + torch.arange(D, device=codes.device) * stride
-        return nn.functional.embedding(idx, flat)
+        """codes (b, D_i) integer -> (b, D_i, dsub_i) centroids, differentiable w.r.t. the centroids.
+
+        A gather along K: its backward is a scatter-add into the small centroid table, much cheaper on CPU
+        than an embedding backward over the flattened table."""
+        C = self._table(i)
+        D, _, dsub = C.shape
+        idx = codes.t().long().unsqueeze(-1).expand(D, codes.shape[0], dsub)  # (D, b, dsub)
+        return C.gather(1, idx).transpose(0, 1)
 
     def _assign(self, x: Tensor, C: Tensor) -> Tensor:
         if self.options.bn_assign:
@@ -123,55 +123,56 @@ class QuantizedEmbedding(Embedding):
 
     # ---- lookup -------------------------------------------------------------------------------
     def _lookup(self, ids: Tensor) -> Tensor:
-        uniq, inv = torch.unique(ids, sorted=True, return_inverse=True)
+        uniq, inv = torch.unique(ids, sorted=True, return_inverse=True)  # sorted ids = grouped ids
         bounds = [0, *torch.searchsorted(uniq, self._cuts).tolist(), uniq.numel()]
-        parts: list[Tensor] = []
-        sq_err = []
-        for i in range(len(self.groups)):
-            a, b = bounds[i], bounds[i + 1]
-            if a == b:
-                continue
+        spans = [(i, bounds[i], bounds[i + 1]) for i in range(len(self.groups)) if bounds[i + 1] > bounds[i]]
+        X = nn.functional.embedding(uniq, self.weight) if self.training else None  # (U, d)
+        codes: list[Tensor] = []
+        for i, a, b in spans:
             gids = uniq[a:b]
-            if self.training:
-                out, err = self._train_group(i, gids)
-                parts.append(out)
-                if err is not None:
-                    sq_err.append(err)
-            else:
-                parts.append(self._decode(i, self.group_codes(i)[gids - self.groups[i].start]).flatten(1))
+            if X is None:
+                codes.append(self.group_codes(i)[gids - self.groups[i].start])
+            else:  # one batched quantization per group (Algorithm 1)
+                codes.append(self._quantize(i, gids, X[a:b].detach()))
+        if self.shared:  # every group indexes the same table: one decode for the whole batch
+            C = self._decode(0, torch.cat(codes)).flatten(1)
+        else:
+            C = torch.cat([self._decode(i, k).flatten(1) for (i, _, _), k in zip(spans, codes, strict=True)])
         self._aux = None
-        if sq_err:
-            self._aux = self.options.centroid_loss * torch.stack(sq_err).sum() / (uniq.numel() * self.cfg.d)
-        return torch.cat(parts)[inv]
+        if X is None:
+            return C[inv]
+        Xd = X.detach()
+        if self.options.centroid_loss > 0:
+            self._aux = self.options.centroid_loss * ((C - Xd) ** 2).mean()
+        # Straight-through, once for all groups: value C, gradient to both C (centroids) and X (weight).
+        return (C + (X - Xd))[inv]
 
-    def _train_group(self, i: int, gids: Tensor) -> tuple[Tensor, Tensor | None]:
-        """One batched quantization of the rows `gids` (sorted, unique, all in group i) -> (b, d) output
-        and the summed squared centroid error (when the centroid loss is on)."""
+    @torch.no_grad()
+    def _quantize(self, i: int, gids: Tensor, x: Tensor) -> Tensor:
+        """Codes of the rows `gids` of group i from their full embeddings x (b, d); written to the buffer.
+        Returns (b, D_i) int64."""
         g = self.groups[i]
-        b = gids.numel()
-        x = nn.functional.embedding(gids, self.weight).view(b, g.D, -1)  # (b, D_i, dsub_i)
-        xd = x.detach()
-        with torch.no_grad():
-            codes = self._assign(xd, self.group_table(i).detach())
-            self.group_codes(i)[gids - g.start] = codes.to(self.group_codes(i).dtype)
-        c = self._decode(i, codes)
-        out = c + (x - xd)
-        err = ((c - xd) ** 2).sum() if self.options.centroid_loss > 0 else None
-        return out.reshape(b, self.cfg.d), err
+        codes = self._assign(x.view(gids.numel(), g.D, -1), self.group_table(i).detach())
+        self.group_codes(i)[gids - g.start] = codes.to(self.group_codes(i).dtype)
+        return codes
 
     def forward_naive(self, ids: Tensor) -> Tensor:
-        """Per-item lookup (a Python loop over the batch, one quantization per id): the benchmark baseline
-        of the paper's section 4.3. Same values, gradients and buffer updates as `forward`."""
+        """Per-item lookup (a Python loop over the batch, one quantization per id, like the paper's map_fn
+        baseline of section 4.3): the benchmark baseline only. The full rows are still gathered in one op so
+        the comparison measures the per-item quantization, not B dense weight gradients. Same values,
+        gradients and buffer updates as `forward`; the centroid loss is not computed."""
         flat = check_ids(ids, self.cfg.n)
         rows = []
-        for r in flat.tolist():
+        xs = nn.functional.embedding(flat, self.weight).unbind(0) if self.training else None
+        for k, r in enumerate(flat.tolist()):
             i = bisect.bisect_right(self._stops, r)
-            g = self.groups[i]
-            rid = torch.tensor([r], device=flat.device)
-            if self.training:
-                rows.append(self._train_group(i, rid)[0])
+            rid = flat[k : k + 1]
+            if xs is None:
+                rows.append(self._decode(i, self.group_codes(i)[rid - self.groups[i].start]).flatten(1))
             else:
-                rows.append(self._decode(i, self.group_codes(i)[rid - g.start]).flatten(1))
+                x = xs[k].unsqueeze(0)
+                c = self._decode(i, self._quantize(i, rid, x.detach())).flatten(1)
+                rows.append(c + (x - x.detach()))
         return torch.cat(rows).view(*ids.shape, self.cfg.d)
 
     def aux_loss(self) -> Tensor:

