@@ -30,6 +30,8 @@ class ExportError(ValueError):
 
 def spec_of(model: nn.Module) -> ModelSpec:
     """The ModelSpec of a trained backbone (its tables' EmbeddingConfig and the hparams the server needs)."""
+    if not isinstance(model, (GMF, NeuMF, SASRec, Relevance)):
+        raise ExportError(f"cannot export a {type(model).__name__}: not one of GMF, NeuMF, SASRec, Relevance")
     tables = {name: emb.cfg for name, emb in embedding_modules(model).items()}
     d = tables["item"].d
     hp: dict[str, Any]
@@ -41,10 +43,8 @@ def spec_of(model: nn.Module) -> ModelSpec:
         mt = "sasrec"
         hp = {"max_len": model.max_len, "n_blocks": len(model.blocks),
               "n_heads": model.blocks[0].attn.num_heads if len(model.blocks) else 1}
-    elif isinstance(model, Relevance):
-        mt, hp = "relevance", {}
     else:
-        raise ExportError(f"cannot export a {type(model).__name__}: not one of GMF, NeuMF, SASRec, Relevance")
+        mt, hp = "relevance", {}
     return ModelSpec(model_type=mt, d=d, tables=tables, hparams=hp)
 
 
