@@ -114,7 +114,7 @@ class ArtifactHeader(_Strict):
 
     format_version: int
     byte_order: Literal["little"] = "little"
-    alignment: Literal[64] = ALIGN
+    alignment: Literal[64] = 64  # = ALIGN (a Literal type cannot refer to the constant)
     spec: ModelSpec
     metrics: dict[str, float] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)

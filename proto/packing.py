@@ -7,9 +7,9 @@ LSB-first ("little-endian") bitstream, the same order as `np.packbits(..., bitor
 `bitarray(endian="little")`. The last byte is padded with zero bits, so a buffer holds exactly
 ceil(n * D * bits / 8) bytes.
 
-Both directions are vectorised numpy. Unpacking uses the stream's period: 8 consecutive codes always fill
-exactly `bits` whole bytes, so each of the 8 positions within such a block has a fixed byte offset and shift,
-and the whole matrix decodes in 8 strided column operations instead of one operation per code.
+Both directions are vectorised numpy and use the stream's period: 8 consecutive codes always fill exactly
+`bits` whole bytes, so each of the 8 positions within such a block has a fixed bit offset, and the whole
+matrix is processed in 8 column operations instead of one operation per code.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import numpy as np
 
 MIN_BITS = 1
 MAX_BITS = 16
-# Codes packed per chunk by pack_codes; bounds the (chunk, bits) uint8 scratch array to ~16 MiB. Multiple of 8
-# so every chunk ends on a byte boundary.
+# 8-code blocks packed per chunk by pack_codes: bounds its scratch arrays to ~80 MiB.
 _PACK_CHUNK = 1 << 20
 
 
@@ -58,14 +57,24 @@ def pack_codes(codes: np.ndarray, bits: int) -> bytes:
         return flat.astype(np.uint8).tobytes()
     if bits == 16:
         return flat.astype("<u2").tobytes()
-    flat = flat.astype(np.uint16)
-    shifts = np.arange(bits, dtype=np.uint16)
-    parts = []
-    for s in range(0, flat.size, _PACK_CHUNK):
-        chunk = flat[s : s + _PACK_CHUNK]
-        bitmat = ((chunk[:, None] >> shifts) & 1).astype(np.uint8)  # (chunk, bits), LSB first
-        parts.append(np.packbits(bitmat.reshape(-1), bitorder="little").tobytes())
-    return b"".join(parts)
+    # 8 codes fill exactly `bits` bytes (<= 16): OR each of the 8 positions into a 128-bit little-endian
+    # accumulator per block, then keep its first `bits` bytes. Chunked to bound the uint64 scratch arrays.
+    blocks = -(-flat.size // 8)
+    out = np.empty((blocks, bits), dtype=np.uint8)
+    for s in range(0, blocks, _PACK_CHUNK):
+        e = min(blocks, s + _PACK_CHUNK)
+        c = np.zeros((e - s) * 8, dtype=np.uint64)
+        src = flat[s * 8 : e * 8]
+        c[: src.size] = src
+        c = c.reshape(-1, 8)
+        acc = np.zeros((e - s, 2), dtype="<u8")
+        for j in range(8):
+            word, shift = divmod(j * bits, 64)
+            acc[:, word] |= c[:, j] << np.uint64(shift)
+            if shift + bits > 64:  # the code straddles the two 64-bit words
+                acc[:, word + 1] |= c[:, j] >> np.uint64(64 - shift)
+        out[s:e] = acc.view(np.uint8).reshape(e - s, 16)[:, :bits]
+    return out.reshape(-1)[: packed_nbytes(flat.size, bits)].tobytes()
 
 
 def unpack_codes(buf: bytes | bytearray | memoryview | np.ndarray, n: int, D: int, bits: int) -> np.ndarray:
@@ -90,22 +99,21 @@ def unpack_codes(buf: bytes | bytearray | memoryview | np.ndarray, n: int, D: in
     if bits == 16:
         return raw.view("<u2").astype(np.uint16).reshape(n, D)
     blocks = -(-count // 8)
-    # Pad to whole 8-code blocks plus 2 spare bytes so the 3-byte window of the last position stays in bounds.
-    padded = np.zeros(blocks * bits + 2, dtype=np.uint8)
+    if count == 0:
+        return np.empty((n, D), dtype=dtype)
+    # Pad to whole 8-code blocks + 4 bytes, so the 4-byte word read for the last position stays in bounds.
+    padded = np.zeros(blocks * bits + 4, dtype=np.uint8)
     padded[: raw.size] = raw
     out = np.empty((blocks, 8), dtype=dtype)
     mask = (1 << bits) - 1
     for j in range(8):
         byte, shift = divmod(j * bits, 8)
-        # Strided views: position j of every block starts at the same byte offset within the block.
-        b0 = padded[byte : byte + blocks * bits : bits]
+        # Position j of every block starts at the same byte offset within the block, so one strided (possibly
+        # unaligned) little-endian view of 1, 2 or 4 bytes reads it for all blocks at once.
         if shift + bits <= 8:
-            out[:, j] = (b0 >> shift) & mask
-            continue
-        b1 = padded[byte + 1 : byte + 1 + blocks * bits : bits]
-        word = b0.astype(np.uint32) | (b1.astype(np.uint32) << 8)
-        if shift + bits > 16:
-            b2 = padded[byte + 2 : byte + 2 + blocks * bits : bits]
-            word |= b2.astype(np.uint32) << 16
+            word = padded[byte : byte + blocks * bits : bits]
+        else:
+            wide = "<u2" if shift + bits <= 16 else "<u4"
+            word = np.ndarray((blocks,), dtype=wide, buffer=padded, offset=byte, strides=(bits,))
         out[:, j] = (word >> shift) & mask
     return out.reshape(-1)[:count].reshape(n, D)

@@ -97,7 +97,8 @@ def embedding_configs(draw: st.DrawFn, n: int, d: int) -> EmbeddingConfig:
     if method == "dpq":
         return EmbeddingConfig.dpq(n, d, D=draw(st.sampled_from(divisors)), K=2 ** draw(st.integers(1, 16)))
     m = draw(st.integers(1, min(n, 4)))
-    bounds = [*sorted(draw(st.sets(st.integers(1, n - 1), min_size=m - 1, max_size=m - 1))), n]
+    inner = draw(st.sets(st.integers(1, n - 1), min_size=m - 1, max_size=m - 1)) if m > 1 else set()
+    bounds = [*sorted(inner), n]
     variant = draw(st.sampled_from(["shared_k", "unshared_k", "unshared_d"]))
     if variant == "unshared_d":
         Ds, Ks = [draw(st.sampled_from(divisors)) for _ in bounds], 2 ** draw(st.integers(1, 12))

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import mgqe.proto
+from mgqe.proto import packing
 from mgqe.proto.packing import code_dtype, pack_codes, packed_nbytes, unpack_codes
 
 
@@ -48,16 +49,18 @@ def test_pack_unpack_identity_and_reference_bytes(bits: int, data: st.DataObject
     np.testing.assert_array_equal(out, codes)
 
 
-@pytest.mark.parametrize("bits", [3, 7, 11])
-def test_large_input_crosses_pack_chunks(bits: int) -> None:
-    rng = np.random.default_rng(bits)
-    codes = rng.integers(0, 1 << bits, size=((1 << 20) // 16 + 3, 16))  # > one pack chunk, odd tail
+@pytest.mark.parametrize("bits", [3, 7, 8, 11, 16])
+def test_stream_is_seamless_across_pack_chunks(bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packing, "_PACK_CHUNK", 3)  # 3 blocks of 8 codes per chunk: many chunk boundaries
+    codes = np.random.default_rng(bits).integers(0, 1 << bits, size=(13, 7))  # 91 codes, a partial last block
     buf = pack_codes(codes, bits)
-    np.testing.assert_array_equal(unpack_codes(buf, *codes.shape, bits), codes)
-    flat = codes.reshape(-1)
-    for start in (0, 1 << 20):  # the stream is seamless across the chunk boundary at 2**20 codes
-        byte = start * bits // 8
-        assert buf[byte : byte + 64 * bits] == reference_pack(flat[start : start + 512], bits)
+    assert buf == reference_pack(codes, bits)
+    np.testing.assert_array_equal(unpack_codes(buf, 13, 7, bits), codes)
+
+
+def test_large_matrix_round_trip() -> None:
+    codes = np.random.default_rng(0).integers(0, 1 << 13, size=(100_003, 16))  # 1.6M codes, odd tail
+    np.testing.assert_array_equal(unpack_codes(pack_codes(codes, 13), *codes.shape, 13), codes)
 
 
 def test_unpack_accepts_memoryview_and_uint8_array() -> None:
