@@ -1,0 +1,117 @@
+"""Experiments: suite definitions, per-cell caching by config hash, reports computed from cached records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mgqe.trainer import train as train_mod
+from mgqe.trainer.cli import main
+from mgqe.trainer.config import config_hash, from_dict
+from mgqe.trainer.experiments.cells import Cell, cache_path, run_cell
+from mgqe.trainer.experiments.genres import item_codes, similarity_matrix
+from mgqe.trainer.experiments.report import write_report
+from mgqe.trainer.experiments.suite import cells
+
+
+def test_suite_sizes_and_paper_settings() -> None:
+    t3 = cells("table3", [0, 1, 2])
+    assert len(t3) == 2 * 6 * 3
+    mgqe = next(c.cfg for c in t3 if c.row == "MGQE")
+    assert (mgqe.D, mgqe.K, mgqe.head, mgqe.variant) == ((64,), (256, 64), (0.1,), "shared_k")
+    assert mgqe.dataset == "ml-1m-sasrec" and mgqe.epochs == 20
+    sas = cells("table4", [0], methods=["FE"])[0].cfg
+    assert (sas.model, sas.epochs, sas.max_len, sas.dropout, sas.n_blocks, sas.batch_size) == (
+        "sasrec", 200, 50, 0.2, 2, 128)
+    assert len(cells("table6", [0, 1])) == 3 * 3 * 2
+    assert len(cells("fig6", [0, 1])) == 4 + 3 + 4 + 4  # figures use the first seed only
+    assert {c.row for c in cells("fig8", [0])} == {"SQ", "MGQE"}
+    # figure 7 and table 3 share cells: same config, same hash
+    f7 = {config_hash(c.cfg) for c in cells("fig7", [0], backbones=["gmf"])}
+    assert f7 <= {config_hash(c.cfg) for c in cells("table3", [0])}
+    with pytest.raises(ValueError, match="unknown experiment"):
+        cells("table9", [0])
+
+
+def tiny_cfg(tmp_path: Path, seed: int = 0):  # type: ignore[no-untyped-def]
+    syn = {"n_users": 60, "n_items": 40, "mean_length": 8.0}
+    return from_dict({"dataset": "synthetic", "data_kwargs": syn,
+                      "method": "mgqe", "d": 8, "D": [4], "K": [8, 4], "epochs": 1, "batch_size": 256,
+                      "progress": False, "seed": seed})
+
+
+def test_run_cell_caches_by_config_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tiny_cfg(tmp_path)
+    rec = run_cell(cfg, tmp_path)
+    assert cache_path(tmp_path, cfg).is_file() and rec["config_hash"] == config_hash(cfg)
+    assert (tmp_path / "runs" / rec["config_hash"] / "item_arrays.npz").is_file()
+
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("a cached cell must not train again")
+
+    monkeypatch.setattr(train_mod, "train_model", boom)
+    assert run_cell(cfg.replace(device="cpu", out_dir="x"), tmp_path) == rec  # not part of the hash
+    with pytest.raises(AssertionError, match="must not train"):
+        run_cell(cfg.replace(seed=1), tmp_path)
+
+
+def fake_record(hr: float, seed: int) -> dict:
+    m = {"hr@10": hr, "ndcg@10": hr / 2, "users": 10}
+    return {"config_hash": f"h{seed}", "metrics": {"valid": m, "test": m}, "best_epoch": 3, "seconds": 10.0,
+            "size": {"bits": 50, "fe_bits": 200, "percent": 25.0}, "history": []}
+
+
+def test_report_aggregates_and_lists_unfinished(tmp_path: Path) -> None:
+    cfgs = [tiny_cfg(tmp_path, seed=s) for s in range(3)]
+    done = [(Cell("gmf", "MGQE", cfgs[0]), fake_record(7.0, 0)),
+            (Cell("gmf", "MGQE", cfgs[1]), fake_record(8.0, 1)),
+            (Cell("gmf", "MGQE", cfgs[2]), None), (Cell("gmf", "FE", cfgs[0].replace(method="fe")), None)]
+    rep = write_report("table3", done, tmp_path)
+    row = rep["rows"][0]
+    assert row["test"]["hr@10"]["mean"] == pytest.approx(np.mean([7.0, 8.0]))
+    assert row["test"]["hr@10"]["std"] == pytest.approx(np.std([7.0, 8.0], ddof=1))
+    assert row["finished_seeds"] == [0, 1] and row["planned_seeds"] == [0, 1, 2]
+    assert len(rep["unfinished_cells"]) == 2
+    md = (tmp_path / "table3.md").read_text()
+    assert "| gmf | MGQE | 7.50 ± 0.71 | 3.75 ± 0.35 | 25.0 | 2 / 3 | 10 |" in md
+    assert "| gmf | FE | not run | not run |" in md
+    assert json.loads((tmp_path / "table3.json").read_text())["rows"] == rep["rows"]
+
+
+def test_fig7_png_from_histories(tmp_path: Path) -> None:
+    rec = fake_record(7.0, 0)
+    rec["history"] = [{"epoch": 1, "loss": 0.6}, {"epoch": 2, "loss": 0.4}]
+    write_report("fig7", [(Cell("gmf", "FE", tiny_cfg(tmp_path)), rec)], tmp_path)
+    assert (tmp_path / "fig7.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_code_similarity_by_hand() -> None:
+    codes = np.array([[0, 1], [0, 2], [0, 1], [3, 3]])
+    members = [np.array([0, 1]), np.array([2, 3])]
+    sim = similarity_matrix(codes, members)
+    # within group 0: pair (0,1) shares 1 of 2 positions; group 1: (2,3) shares 0
+    # across: (0,2)=1, (0,3)=0, (1,2)=0.5, (1,3)=0 -> mean 0.375
+    expected = np.array([[0.5, 0.375], [0.375, 0.0]])
+    np.testing.assert_allclose(sim, expected)
+
+
+def test_item_codes_concatenates_groups_and_rejects_code_free_tables() -> None:
+    a = {"item.codes.g1": np.full((2, 3), 1), "item.codes.g0": np.zeros((1, 3)), "item.centroids": np.ones(1)}
+    np.testing.assert_array_equal(item_codes(a)[:, 0], [0, 1, 1])
+    with pytest.raises(ValueError, match="no codes"):
+        item_codes({"item.weight": np.zeros((2, 2))})
+
+
+def test_cli_report_only_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["experiment", "table5", "--results", str(tmp_path), "--report-only", "--seeds", "0"]) == 0
+    assert "0/4 cells finished" in capsys.readouterr().out
+    assert "not run" in (tmp_path / "table5.md").read_text()
+    assert main(["experiment", "table3", "--seeds", "a,b", "--results", str(tmp_path)]) == 2
+    assert "--seeds" in capsys.readouterr().err
+    argv = ["experiment", "table3", "--seeds", "0", "--set", "epochs=0", "--results", str(tmp_path)]
+    assert main(argv) == 2
+    assert "epochs must be >= 1" in capsys.readouterr().err
+
