@@ -107,7 +107,7 @@ def test_item_codes_concatenates_groups_and_rejects_code_free_tables() -> None:
 
 def test_cli_report_only_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["experiment", "table5", "--results", str(tmp_path), "--report-only", "--seeds", "0"]) == 0
-    assert "0/4 cells finished" in capsys.readouterr().out
+    assert "0/8 cells finished" in capsys.readouterr().out
     assert "not run" in (tmp_path / "table5.md").read_text()
     assert main(["experiment", "table3", "--seeds", "a,b", "--results", str(tmp_path)]) == 2
     assert "--seeds" in capsys.readouterr().err
