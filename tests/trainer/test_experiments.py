@@ -76,7 +76,7 @@ def test_report_aggregates_and_lists_unfinished(tmp_path: Path) -> None:
     assert row["finished_seeds"] == [0, 1] and row["planned_seeds"] == [0, 1, 2]
     assert len(rep["unfinished_cells"]) == 2
     md = (tmp_path / "table3.md").read_text()
-    assert "| gmf | MGQE | 7.50 ± 0.71 | 3.75 ± 0.35 | 25.0 | 2 / 3 | 10 |" in md
+    assert "| gmf | MGQE | 7.50 ± 0.71 | 3.75 ± 0.35 | 25.0 | 2 / 3 | 10 | 8.03 / 3.98 / 20.7 |" in md
     assert "| gmf | FE | not run | not run |" in md
     assert json.loads((tmp_path / "table3.json").read_text())["rows"] == rep["rows"]
 
@@ -109,6 +109,9 @@ def test_cli_report_only_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["experiment", "table5", "--results", str(tmp_path), "--report-only", "--seeds", "0"]) == 0
     assert "0/8 cells finished" in capsys.readouterr().out
     assert "not run" in (tmp_path / "table5.md").read_text()
+    readme = (tmp_path / "README.md").read_text()
+    assert "## table5\n\nCommand: `mgqe-train experiment table5`" in readme
+    assert "## table4\n\nNot run yet" in readme
     assert main(["experiment", "table3", "--seeds", "a,b", "--results", str(tmp_path)]) == 2
     assert "--seeds" in capsys.readouterr().err
     argv = ["experiment", "table3", "--seeds", "0", "--set", "epochs=0", "--results", str(tmp_path)]

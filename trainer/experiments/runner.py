@@ -16,7 +16,7 @@ def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[s
     """Train every missing cell of `name` (unless report_only), then write results/<name>.{json,md,png}.
 
     Returns (cell, record or None when not finished) for every cell of the experiment."""
-    from mgqe.trainer.experiments.report import write_report
+    from mgqe.trainer.experiments.report import write_index, write_report
     from mgqe.trainer.train import load_data
 
     todo = cells(name, seeds, backbones, methods, overrides)
@@ -32,4 +32,5 @@ def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[s
             rec = run_cell(c.cfg, results, data=loaded[key])
         done.append((c, rec))
     write_report(name, done, results)
+    write_index(results)
     return done
