@@ -9,8 +9,8 @@ import pytest
 
 from mgqe.trainer.data.errors import DataError
 from mgqe.trainer.data.loaders import resolve_data_dir
-from mgqe.trainer.export import export_artifact, flat_metrics
 from mgqe.trainer.experiments.suite import cells
+from mgqe.trainer.export import export_artifact, flat_metrics
 from mgqe.trainer.train import train_model
 
 pytestmark = pytest.mark.slow
