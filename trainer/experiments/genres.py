@@ -61,12 +61,14 @@ def similarity_matrix(codes: np.ndarray, members: list[np.ndarray]) -> np.ndarra
     return sim
 
 
-def genre_similarity(npz: Path, cfg: TrainConfig) -> np.ndarray:
-    """Figure 8 matrix of one trained cell from its saved item arrays (run_cell writes item_arrays.npz)."""
+def genre_similarity(npz: Path, cfg: TrainConfig) -> tuple[np.ndarray, list[int]]:
+    """Figure 8 matrix of one trained cell from its saved item arrays (run_cell writes item_arrays.npz),
+    and the number of movies per genre."""
     from mgqe.trainer.data.items import load_item_info
 
     with np.load(npz) as f:
         arrays = {k: f[k] for k in f.files}
     info = load_item_info(cfg.dataset, cfg.data_dir)
     movie_genres = dict(zip(info.ids.tolist(), info.genres, strict=True))
-    return similarity_matrix(item_codes(arrays), genre_members(arrays["item_vocab"], movie_genres))
+    members = genre_members(arrays["item_vocab"], movie_genres)
+    return similarity_matrix(item_codes(arrays), members), [int(m.size) for m in members]

@@ -129,14 +129,20 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
         fig, axes = plt.subplots(1, 2, figsize=(9, 4))
         verdicts = []
         for ax, (c, r) in zip(axes, finished, strict=False):
-            sim = genre_similarity(results / "runs" / r["config_hash"] / "item_arrays.npz", c.cfg)
+            npz = results / "runs" / r["config_hash"] / "item_arrays.npz"
+            if not npz.is_file():
+                verdicts.append(f"- {c.row}: {npz} is missing (the run directory is not kept in git); "
+                                "rerun the cell to draw it")
+                continue
+            sim, counts = genre_similarity(npz, c.cfg)
             im = ax.imshow(sim, cmap="viridis")
             ax.set_xticks(range(len(GENRES)), GENRES, rotation=30)
             ax.set_yticks(range(len(GENRES)), GENRES)
             ax.set_title(f"GMF {c.row}: mean code similarity")
             fig.colorbar(im, ax=ax)
             diag = bool(all(sim[i, i] >= sim[i].max() - 1e-12 for i in range(len(GENRES))))
-            verdicts.append(f"- {c.row}: diagonal dominates every row: **{diag}**; matrix "
+            verdicts.append(f"- {c.row}: movies per genre {dict(zip(GENRES, counts, strict=True))}; "
+                            f"diagonal dominates every row: **{diag}**; matrix "
                             f"{json.dumps(np.round(sim, 4).tolist())}")
         note = "\n".join(verdicts)
     fig.tight_layout()
