@@ -223,9 +223,13 @@ class PQTable:
 
 
 def _pair_codes(codes: np.ndarray, K: int) -> tuple[np.ndarray, bool]:
-    """(size, D) unpacked codes -> subspace-major (P, size) pair codes, or (D, size) when K * K > 65536."""
+    """(size, D) unpacked codes -> subspace-major (P, size) pair codes, or (D, size) single codes.
+
+    Pairs halve the gathers of a scan but cost K * K adds per pair table and query, so they are used only
+    when K * K fits uint16 and the group has at least K * K / 2 rows (a gather costs about two adds).
+    """
     size, D = codes.shape
-    if K * K > 65536:
+    if K * K > 65536 or 2 * size < K * K or D == 1:
         return np.ascontiguousarray(codes.T.astype(np.uint16 if K > 256 else np.uint8)), False
     full = D // 2
     P = full + D % 2

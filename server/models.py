@@ -40,7 +40,7 @@ class UnsupportedOperationError(Exception):
 @dataclass(frozen=True)
 class Vocab:
     """External <-> internal ids. ext (n,) int64: ext[i] = external id of row i; lookups by binary search
-    on a sorted copy (16 bytes per id, no Python dict)."""
+    on a sorted copy sorted_ext (n,) int64 with its row order (n,) int32 (20 bytes per id, no Python dict)."""
 
     name: str
     ext: np.ndarray
@@ -51,7 +51,7 @@ class Vocab:
     def build(cls, name: str, ext: np.ndarray) -> Vocab:
         ext = np.array(ext, dtype=np.int64)  # a copy: the artifact's read buffer can then be freed
         order = np.argsort(ext, kind="stable")
-        return cls(name, ext, ext[order], order)
+        return cls(name, ext, ext[order], order.astype(np.int32 if ext.size < 2**31 else np.int64))
 
     @property
     def nbytes(self) -> int:
@@ -64,7 +64,7 @@ class Vocab:
         bad = self.sorted_ext[pos] != q
         if bad.any():
             raise UnknownIdError(self.name, int(q[np.argmax(bad)]))
-        return self.order[pos]
+        return self.order[pos].astype(np.int64)
 
 
 @dataclass(frozen=True)

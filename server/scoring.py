@@ -2,7 +2,8 @@
 
 ADC (asymmetric distance computation): for a query q split into D subspaces q_j, LUT[j, k] = C[j, k] · q_j,
 so q · decode(row) = sum_j LUT[j, code[row, j]] costs D table gathers per row instead of a decode and a dot.
-`pq_luts` fuses the tables of neighbouring subspaces into pair tables (see decode.py), `adc_scan` gathers.
+`pq_luts` fuses the tables of neighbouring subspaces into pair tables (see decode.py) and concatenates them,
+`adc_scan` gathers.
 
 Top-k over n scores: `np.argpartition` over 1M floats costs about as much as the scan itself. `topk` instead
 takes a threshold from a strided sample (the m-th largest sample value, m chosen so ~8k rows are expected to
@@ -16,45 +17,45 @@ import math
 
 import numpy as np
 
-# Rows per ADC chunk: 256k float32 temporaries (1 MiB) stay in L2; fastest on a 1M-row scan (docs/serving.md).
-SCAN_CHUNK = 1 << 18
+# Rows per ADC chunk: (P, 16k) indices and gathered floats stay in L2 (fastest of 4k..64k rows on 1M rows).
+SCAN_CHUNK = 1 << 14
 # Below this many rows the sampled threshold does not pay off.
-_THRESHOLD_MIN_N = 1 << 15
-_SAMPLE = 4096
+_THRESHOLD_MIN_N = 1 << 13
+_SAMPLE = 4096  # at most; at least n / 8 rows are skipped between samples
 _OVERSAMPLE = 8
 
 
-def pq_luts(centroids: np.ndarray, q: np.ndarray, pairs: bool) -> list[np.ndarray]:
-    """Lookup tables of one query for one group of PQ codes.
+def pq_luts(centroids: np.ndarray, q: np.ndarray, pairs: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Lookup tables of one query for one group of PQ codes, concatenated into one flat array.
 
-    centroids (D, K, dsub) float32, q (D * dsub,) float32. Returns D flat (K,) tables, or with pairs=True
-    ceil(D / 2) tables where table p is (K * K,) with entry a * K + b = LUT[2p, a] + LUT[2p + 1, b] (the last
-    one a single (K,) table when D is odd).
+    centroids (D, K, dsub) float32, q (D * dsub,) float32. Returns (flat tables float32, offsets (P, 1) intp)
+    where code row p looks up flat[offsets[p] + code]. Without pairs P = D and table j is LUT[j] (K,); with
+    pairs P = ceil(D / 2) and table p is (K * K,) with entry a * K + b = LUT[2p, a] + LUT[2p + 1, b] (the
+    last one a single (K,) table when D is odd).
     """
-    D, _, dsub = centroids.shape
+    D, K, dsub = centroids.shape
     lut = np.einsum("jks,js->jk", centroids, q.reshape(D, dsub), dtype=np.float32)
     if not pairs:
-        return list(lut)
-    tables = [(lut[2 * p][:, None] + lut[2 * p + 1][None, :]).ravel() for p in range(D // 2)]
-    if D % 2:
-        tables.append(lut[-1])
-    return tables
+        return lut.ravel(), (np.arange(D, dtype=np.intp) * K)[:, None]
+    full = D // 2
+    tables = (lut[0 : 2 * full : 2, :, None] + lut[1 : 2 * full : 2, None, :]).reshape(full, K * K)
+    offsets = np.arange(full + D % 2, dtype=np.intp) * (K * K)
+    flat = np.concatenate([tables.ravel(), lut[-1]]) if D % 2 else tables.ravel()
+    return flat, offsets[:, None]
 
 
-def adc_scan(tables: list[np.ndarray], codes: np.ndarray, out: np.ndarray) -> None:
-    """out[r] = sum_p tables[p][codes[p, r]].  codes (P, size) uint8/uint16, out (size,) float32.
+def adc_scan(luts: tuple[np.ndarray, np.ndarray], codes: np.ndarray, out: np.ndarray) -> None:
+    """out[r] = sum_p flat[offsets[p] + codes[p, r]].  codes (P, size) uint8/uint16, out (size,) float32.
 
-    Rows go in SCAN_CHUNK blocks so the gathered temporary stays in cache between the gather and the add.
+    Offsets are intp so `codes + offsets` already is the index array np.take wants (no cast pass).
+    One gather and one column sum per SCAN_CHUNK rows: few NumPy calls per query (small tables are bound
+    by call overhead) and (P, chunk) temporaries that stay in cache (large tables are bound by the gather).
     """
+    flat, offsets = luts
     size = codes.shape[1]
-    tmp = np.empty(min(size, SCAN_CHUNK), np.float32)
     for s in range(0, size, SCAN_CHUNK):
         e = min(size, s + SCAN_CHUNK)
-        o, t = out[s:e], tmp[: e - s]
-        np.take(tables[0], codes[0, s:e], out=o)
-        for p in range(1, len(tables)):
-            np.take(tables[p], codes[p, s:e], out=t)
-            np.add(o, t, out=o)
+        np.take(flat, codes[:, s:e] + offsets).sum(axis=0, out=out[s:e])
 
 
 def _sorted_desc(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +74,11 @@ def _sorted_desc(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray,
     return idx[order], vals[order]
 
 
+def sample_stride(n: int) -> int:
+    """Rows between two threshold samples: ~_SAMPLE samples, never more than n / 8."""
+    return max(8, n // _SAMPLE)
+
+
 def topk(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k of one score vector.
 
@@ -89,7 +95,7 @@ def topk(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple
     if k <= 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)
     if n >= _THRESHOLD_MIN_N:
-        stride = n // _SAMPLE
+        stride = sample_stride(n)
         sample = scores[::stride]
         m = min(sample.size, math.ceil(_OVERSAMPLE * k * sample.size / n) + 1)
         thr = np.partition(sample, sample.size - m)[sample.size - m]

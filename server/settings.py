@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     max_items: int = Field(10_000, ge=1, description="most item ids in one score/embeddings/exclude list")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="request bodies above this get 413")
     max_in_flight: int = Field(64, ge=1, description="concurrent model requests before answering 503")
+    inline_max_items: int = Field(
+        200_000,
+        ge=0,
+        description="models with at most this many items are scored on the event loop (a thread "
+        "hop costs more than their scan); larger ones in the thread pool",
+    )
     retry_after_s: int = Field(1, ge=1, description="Retry-After seconds of an overload 503")
     log_level: str = Field("INFO", description="level of the JSON log lines (DEBUG, INFO, WARNING, ...)")
     host: str = Field("127.0.0.1", description="address to listen on")

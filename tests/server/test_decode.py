@@ -9,6 +9,7 @@ import pytest
 from artifact_factory import table_arrays, table_config, write_model
 
 from mgqe.proto.artifact import read_artifact
+from mgqe.proto.config import EmbeddingConfig
 from mgqe.server.decode import PQTable, TableError, build_table
 
 METHODS = ["fe", "lrf", "sq", "dpq", "mgqe", "mgqe_unshared_d", "mgqe_odd"]
@@ -50,7 +51,7 @@ def test_pq_table_is_smaller_than_float_table(tmp_path: Path) -> None:
     table = build_table("item", art.spec.tables["item"], art.arrays)
     assert isinstance(table, PQTable)
     codes = sum(g.codes.nbytes for g in table.groups)
-    assert codes == 1000 * 8  # 8 subspaces, one byte each (pair codes: 2 bytes per 2 subspaces)
+    assert codes == 1000 * 8  # 8 subspaces, one byte each (pair codes take 2 bytes per 2 subspaces)
     assert table.nbytes < 1000 * 16 * 4
 
 
@@ -82,3 +83,17 @@ def test_non_finite_named() -> None:
     w[2, 1] = np.nan
     with pytest.raises(TableError, match=r"'item.weight' holds non-finite"):
         build_table("item", cfg, {"item.weight": w})
+
+
+@pytest.mark.parametrize(("n", "d", "D", "K"), [(100, 6, 3, 4), (3000, 16, 8, 16), (300, 8, 4, 64)])
+def test_pair_layout_decode_and_inner(n: int, d: int, D: int, K: int) -> None:
+    """Groups with pair codes (odd D included) and single codes (too few rows for K * K) decode alike."""
+    cfg = EmbeddingConfig.dpq(n, d, D=D, K=K)
+    arrays = table_arrays("item", cfg, np.random.default_rng(n))
+    table = build_table("item", cfg, arrays)
+    assert isinstance(table, PQTable)
+    assert table.groups[0].pairs == (2 * n >= K * K)
+    ref = reference_table("dpq", cfg, arrays)
+    np.testing.assert_allclose(table.decode(np.arange(n)), ref, rtol=1e-6, atol=1e-6)
+    q = np.random.default_rng(0).normal(size=(2, d)).astype(np.float32)
+    np.testing.assert_allclose(table.inner(q), q @ ref.T, rtol=1e-4, atol=1e-4)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mgqe.server.scoring import _THRESHOLD_MIN_N, adc_scan, pq_luts, topk
+from mgqe.server.scoring import _THRESHOLD_MIN_N, adc_scan, pq_luts, sample_stride, topk
 
 
 def reference_topk(s: np.ndarray, k: int, exclude: list[int]) -> list[int]:
@@ -35,9 +35,9 @@ def test_topk_ties_deterministic() -> None:
 def test_topk_too_few_candidates_falls_back() -> None:
     """Only sampled rows score above 0, so fewer than k rows pass the sampled threshold: the full
     argpartition fallback must still give the exact answer (then ties at 0 by smallest id)."""
-    n = _THRESHOLD_MIN_N * 2
+    n = _THRESHOLD_MIN_N * 8  # a stride > 8, so only ~k/2 sampled rows pass the threshold
     s = np.zeros(n, np.float32)
-    sampled = np.arange(0, n, n // 4096)
+    sampled = np.arange(0, n, sample_stride(n))
     s[sampled] = np.arange(1, sampled.size + 1, dtype=np.float32)
     rows, _ = topk(s.copy(), 100)
     assert rows.tolist() == reference_topk(s, 100, [])
