@@ -85,8 +85,8 @@ class PointwiseRanking(Objective):
     def evaluate(self, model: nn.Module, which: str, device: torch.device, eval_batch: int = 1024,
                  ) -> dict[str, float]:
         E = model.item(torch.arange(self.split.n_items, device=device))
-        # NeuMF runs its MLP on every (user, item) pair: keep B * n_items * width bounded
-        b = eval_batch if not hasattr(model, "mlp") else max(1, 2_000_000 // self.split.n_items)
+        # NeuMF runs its MLP on every (user, item) pair: 500k pairs x 2d floats is about 256 MB
+        b = eval_batch if not hasattr(model, "mlp") else max(1, 500_000 // self.split.n_items)
 
         def score(u: np.ndarray) -> np.ndarray:
             out = [model.score_all(torch.from_numpy(u[s : s + b]).to(device), E).cpu().numpy()
