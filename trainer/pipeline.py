@@ -309,6 +309,7 @@ def run_pipeline(cfg: PipelineConfig, *, publish: bool = True, log: Log = print,
     exports and publishes; the other ranks return a result with version None right after training.
     """
     out_dir = Path(cfg.out_dir or f"runs/pipeline/{cfg.model_name}")
+    out_dir.mkdir(parents=True, exist_ok=True)  # fail before training when it cannot be written
     train_cfg = cfg.train.replace(out_dir=str(out_dir))
     train_cfg = resolve_training_data(train_cfg, cfg.download, log, downloader)
     # Read the published version's metrics before training so a slow run is not wasted on a broken store.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -86,3 +87,20 @@ def test_help_documents_every_flag() -> None:
     for flag in ("--config", "--store", "--model-name", "--dataset", "--data-dir", "--epochs", "--seed",
                  "--device", "--out-dir", "--keep", "--no-download", "--no-publish", "--quiet"):
         assert flag in r.stdout, flag
+
+
+def test_unwritable_run_directory_is_a_clear_error(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        # root ignores directory permissions; a file in the way of the run directory fails for everyone
+        blocker = tmp_path / "ro"
+        blocker.write_text("not a directory")
+        out_dir = blocker / "run"
+    else:
+        blocker = tmp_path / "ro"
+        blocker.mkdir(mode=0o500)
+        out_dir = blocker / "run"
+    cfg = write_config(tmp_path / "p.toml", tmp_path / "store")
+    r = run_cli("--config", str(cfg), "--out-dir", str(out_dir), cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert str(blocker) in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "store").exists()

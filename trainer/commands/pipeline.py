@@ -78,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except (PipelineError, ConfigError, StoreError) as e:
         raise CLIError(str(e)) from e
+    except OSError as e:  # e.g. an unwritable run directory or store: name the path, no traceback
+        if e.filename is None:
+            raise
+        raise CLIError(f"{e.strerror}: {e.filename} (check --out-dir and --store)") from e
     if rank == 0 and res.version:
         print(f"published {res.model_name} {res.version} to {cfg.store}")
     return 0
