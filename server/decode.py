@@ -8,8 +8,9 @@ Product-quantised tables (dpq, mgqe) answer `inner` by asymmetric distance compu
 subspace j, a lookup table LUT[j, k] = C[j, k] · q_j, then score(row) = sum_j LUT[j, code[row, j]]. Codes of
 two neighbouring subspaces are fused at load into one uint16 "pair code" a * K + b (when K * K <= 65536), so a
 scan does D/2 gathers into a (K * K,) pair table instead of D gathers: the gather, not the add, is the cost.
-Pair codes occupy exactly the bytes of the unpacked uint8 codes and are stored subspace-major (P, n) so each
-gather reads one contiguous array. The scan itself lives in `scoring.py`.
+Codes are stored table-major (P, n) as uint16 with each table's offset into the concatenated lookup array
+already added, so a scan is a single `np.take` per chunk: 2 bytes per pair (pair codes) or per subspace
+(single codes). The scan itself lives in `scoring.py`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import numpy as np
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.server.scoring import adc_scan, pq_luts
 
+# Most lookup-table entries (float32) of one group's pair tables: 2^15 = 128 KiB stays in L2.
+_PAIR_LUT_MAX = 1 << 15
 # Rows decoded per step when a float scan needs decoded rows (sq, neumf): bounds scratch memory to ~2 MiB.
 DECODE_CHUNK = 8192
 
@@ -152,8 +155,11 @@ class ScalarTable:
 class PQGroup:
     """One MGQE group: rows [start, stop) with D subspaces of width dsub and K centroids each.
 
-    centroids (D, K, dsub) float32; codes (P, size) uint16 pair codes (pairs=True, P = ceil(D / 2), the last
-    one a single code when D is odd) or (D, size) uint16/uint8 single codes (pairs=False, K > 256).
+    centroids (D, K, dsub) float32. codes (P, size) uint16 (uint32 when the tables need more than 65536
+    entries), one row per lookup table, with each table's offset in the concatenated lookup array already
+    added, so a scan is one gather: with pairs P = ceil(D / 2), row p < D // 2 holds
+    a * K + b + p * K * K for the codes a, b of subspaces 2p, 2p + 1 (an odd D's last subspace is a single
+    code after them); without pairs P = D and row j holds code_j + j * K. `offsets` (P, 1) int64 holds them.
     """
 
     start: int
@@ -162,6 +168,7 @@ class PQGroup:
     K: int
     centroids: np.ndarray
     codes: np.ndarray
+    offsets: np.ndarray
     pairs: bool
 
     @property
@@ -170,7 +177,7 @@ class PQGroup:
 
     def unpair(self, local_rows: np.ndarray) -> np.ndarray:
         """(m,) rows relative to start -> (m, D) int64 single codes."""
-        c = self.codes[:, local_rows].astype(np.int64).T  # (m, P)
+        c = (self.codes[:, local_rows].astype(np.int64) - self.offsets).T  # (m, P)
         if not self.pairs:
             return c
         out = np.empty((c.shape[0], self.D), np.int64)
@@ -222,23 +229,26 @@ class PQTable:
         return out
 
 
-def _pair_codes(codes: np.ndarray, K: int) -> tuple[np.ndarray, bool]:
-    """(size, D) unpacked codes -> subspace-major (P, size) pair codes, or (D, size) single codes.
+def _layout(codes: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(size, D) unpacked codes -> (offset codes (P, size), offsets (P, 1) int64, pairs); see PQGroup.
 
-    Pairs halve the gathers of a scan but cost K * K adds per pair table and query, so they are used only
-    when K * K fits uint16 and the group has at least K * K / 2 rows (a gather costs about two adds).
+    Pairs halve the gathers of a scan but cost K * K adds per pair table and query, and their lookup tables
+    must stay cache-sized: they are used when the group has at least K * K / 2 rows (a gather costs about
+    two adds) and all pair tables together hold at most _PAIR_LUT_MAX entries.
     """
     size, D = codes.shape
-    if K * K > 65536 or 2 * size < K * K or D == 1:
-        return np.ascontiguousarray(codes.T.astype(np.uint16 if K > 256 else np.uint8)), False
     full = D // 2
-    P = full + D % 2
-    out = np.empty((P, size), np.uint16)
-    for p in range(full):
-        out[p] = codes[:, 2 * p].astype(np.uint16) * K + codes[:, 2 * p + 1]
-    if D % 2:
-        out[-1] = codes[:, -1]
-    return out, True
+    pairs = D >= 2 and 2 * size >= K * K and full * K * K + (D % 2) * K <= _PAIR_LUT_MAX
+    sizes = [K * K] * full + [K] * (D % 2) if pairs else [K] * D
+    offsets = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
+    dtype = np.uint16 if sum(sizes) <= 1 << 16 else np.uint32
+    out = np.empty((len(sizes), size), dtype)
+    for p in range(len(sizes)):
+        if pairs and p < full:
+            out[p] = codes[:, 2 * p].astype(dtype) * K + codes[:, 2 * p + 1] + offsets[p]
+        else:
+            out[p] = codes[:, -1 if pairs else p].astype(dtype) + offsets[p]
+    return out, offsets[:, None], pairs
 
 
 def build_table(name: str, cfg: EmbeddingConfig, arrays: Mapping[str, np.ndarray]) -> Table:
@@ -278,6 +288,6 @@ def build_table(name: str, cfg: EmbeddingConfig, arrays: Mapping[str, np.ndarray
         else:
             C = _array(arrays, f"{name}.centroids.g{i}", (g.D, g.K, d // g.D), "f")
             centroid_bytes += C.nbytes
-        packed, pairs = _pair_codes(codes, g.K)
-        groups.append(PQGroup(g.start, g.stop, g.D, g.K, C, packed, pairs))
+        packed, offsets, pairs = _layout(codes, g.K)
+        groups.append(PQGroup(g.start, g.stop, g.D, g.K, C, packed, offsets, pairs))
     return PQTable(tuple(groups), n, d, centroid_bytes)

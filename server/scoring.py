@@ -25,37 +25,36 @@ _SAMPLE = 4096  # at most; at least n / 8 rows are skipped between samples
 _OVERSAMPLE = 8
 
 
-def pq_luts(centroids: np.ndarray, q: np.ndarray, pairs: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Lookup tables of one query for one group of PQ codes, concatenated into one flat array.
+def pq_luts(centroids: np.ndarray, q: np.ndarray, pairs: bool) -> np.ndarray:
+    """Lookup tables of one query for one group of PQ codes, concatenated into one flat float32 array.
 
-    centroids (D, K, dsub) float32, q (D * dsub,) float32. Returns (flat tables float32, offsets (P, 1) intp)
-    where code row p looks up flat[offsets[p] + code]. Without pairs P = D and table j is LUT[j] (K,); with
-    pairs P = ceil(D / 2) and table p is (K * K,) with entry a * K + b = LUT[2p, a] + LUT[2p + 1, b] (the
-    last one a single (K,) table when D is odd).
+    centroids (D, K, dsub) float32, q (D * dsub,) float32. Without pairs: D tables LUT[j] (K,). With pairs:
+    D // 2 tables of K * K entries, entry a * K + b = LUT[2p, a] + LUT[2p + 1, b], then LUT[D - 1] when D
+    is odd. The codes of decode.PQGroup index this array directly (offsets included).
     """
-    D, K, dsub = centroids.shape
+    D, _, dsub = centroids.shape
     lut = np.einsum("jks,js->jk", centroids, q.reshape(D, dsub), dtype=np.float32)
     if not pairs:
-        return lut.ravel(), (np.arange(D, dtype=np.intp) * K)[:, None]
+        return lut.ravel()
     full = D // 2
-    tables = (lut[0 : 2 * full : 2, :, None] + lut[1 : 2 * full : 2, None, :]).reshape(full, K * K)
-    offsets = np.arange(full + D % 2, dtype=np.intp) * (K * K)
-    flat = np.concatenate([tables.ravel(), lut[-1]]) if D % 2 else tables.ravel()
-    return flat, offsets[:, None]
+    tables = (lut[0 : 2 * full : 2, :, None] + lut[1 : 2 * full : 2, None, :]).ravel()
+    return np.concatenate([tables, lut[-1]]) if D % 2 else tables
 
 
-def adc_scan(luts: tuple[np.ndarray, np.ndarray], codes: np.ndarray, out: np.ndarray) -> None:
-    """out[r] = sum_p flat[offsets[p] + codes[p, r]].  codes (P, size) uint8/uint16, out (size,) float32.
+def adc_scan(flat: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
+    """out[r] = sum_p flat[codes[p, r]].  flat from pq_luts, codes (P, size) uint16/uint32, out (size,) f32.
 
-    Offsets are intp so `codes + offsets` already is the index array np.take wants (no cast pass).
-    One gather and one column sum per SCAN_CHUNK rows: few NumPy calls per query (small tables are bound
-    by call overhead) and (P, chunk) temporaries that stay in cache (large tables are bound by the gather).
+    One gather and one column sum per SCAN_CHUNK rows: few NumPy calls per query (small tables are bound by
+    call overhead) and (P, chunk) temporaries that stay in cache (large tables are bound by the gather).
+    mode="clip" skips np.take's bounds-error path (codes were range-checked at load).
     """
-    flat, offsets = luts
-    size = codes.shape[1]
+    P, size = codes.shape
+    buf = np.empty((P, min(size, SCAN_CHUNK)), np.float32)
     for s in range(0, size, SCAN_CHUNK):
         e = min(size, s + SCAN_CHUNK)
-        np.take(flat, codes[:, s:e] + offsets).sum(axis=0, out=out[s:e])
+        g = buf[:, : e - s]
+        np.take(flat, codes[:, s:e], out=g, mode="clip")
+        g.sum(axis=0, out=out[s:e])
 
 
 def _sorted_desc(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

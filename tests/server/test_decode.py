@@ -46,13 +46,16 @@ def test_decode_and_inner_match_reference(method: str, tmp_path: Path) -> None:
 
 
 def test_pq_table_is_smaller_than_float_table(tmp_path: Path) -> None:
-    path = write_model(tmp_path / "m.mgqe", "relevance", "mgqe", n_items=1000)
+    path = write_model(tmp_path / "m.mgqe", "relevance", "mgqe", n_items=20_000)
     art = read_artifact(path)
     table = build_table("item", art.spec.tables["item"], art.arrays)
     assert isinstance(table, PQTable)
+    head, tail = table.groups  # D = 8; head K = 256 (2,000 rows), tail K = 64 (18,000 rows)
+    assert not head.pairs and head.codes.shape == (8, 2_000)  # 256 * 256 pair tables: too big for cache
+    assert tail.pairs and tail.codes.shape == (4, 18_000)  # 4 pair tables of 64 * 64
     codes = sum(g.codes.nbytes for g in table.groups)
-    assert codes == 1000 * 8  # 8 subspaces, one byte each (pair codes take 2 bytes per 2 subspaces)
-    assert table.nbytes < 1000 * 16 * 4
+    assert codes == 2 * (2_000 * 8 + 18_000 * 4)  # uint16: 2 bytes per subspace or per pair
+    assert table.nbytes < 0.2 * 20_000 * 16 * 4
 
 
 def test_missing_array_named() -> None:

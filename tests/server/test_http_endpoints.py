@@ -175,3 +175,22 @@ def test_metrics_exposed(client: TestClient) -> None:
     assert 'mgqe_model_version_info{model="gmf",version="v1"} 1.0' in text
     assert 'mgqe_reloads_total{model="sasrec",outcome="loaded"} 1.0' in text
     assert "mgqe_request_seconds_bucket" in text
+
+
+def test_thread_pool_path_matches_inline(client: TestClient, store: Path, make_client, ref: dict) -> None:  # type: ignore[no-untyped-def]
+    """inline_max_items=0 sends every query through the thread pool; the answers are the same."""
+    pooled = make_client(store=store, log_level="WARNING", inline_max_items=0)
+    users = ref["gmf"]["vocab"]["user"][[1, 2]].tolist()
+    req = {"users": users, "k": 5}
+    assert (
+        pooled.post("/v1/models/gmf/recommend", json=req).json()
+        == client.post("/v1/models/gmf/recommend", json=req).json()
+    )
+    item = int(ref["relevance"]["vocab"]["item"][0])
+    for path, body in (
+        ("similar", {"item": item}),
+        ("relevance", {"pairs": [[item, item]]}),
+        ("embeddings", {"ids": [item]}),
+    ):
+        url = f"/v1/models/relevance/{path}"
+        assert pooled.post(url, json=body).json() == client.post(url, json=body).json()

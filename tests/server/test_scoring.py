@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mgqe.server.decode import _layout
 from mgqe.server.scoring import _THRESHOLD_MIN_N, adc_scan, pq_luts, sample_stride, topk
 
 
@@ -48,20 +49,26 @@ def test_topk_everything_excluded() -> None:
     assert rows.size == 0 and vals.size == 0
 
 
-@pytest.mark.parametrize(("D", "K", "pairs"), [(8, 256, True), (5, 64, True), (4, 1024, False)])
-def test_adc_scan_matches_decode(D: int, K: int, pairs: bool) -> None:
+@pytest.mark.parametrize(
+    ("D", "K", "n", "pairs", "dtype"),
+    [
+        (8, 16, 2000, True, np.uint16),
+        (5, 8, 2000, True, np.uint16),
+        (4, 1024, 2000, False, np.uint16),
+        (8, 256, 500, False, np.uint16),
+        (64, 2048, 50, False, np.uint32),
+    ],
+)
+def test_adc_scan_matches_decode(D: int, K: int, n: int, pairs: bool, dtype: type) -> None:
+    """The load-time layout (pair or single codes, offsets baked in) and the scan give X @ q."""
     rng = np.random.default_rng(D)
-    dsub, n = 3, 2000
+    dsub = 3
     C = rng.normal(size=(D, K, dsub)).astype(np.float32)
     codes = rng.integers(0, K, (n, D))
     q = rng.normal(size=D * dsub).astype(np.float32)
     X = np.concatenate([C[j][codes[:, j]] for j in range(D)], axis=1)
-    if pairs:
-        packed = [codes[:, 2 * p] * K + codes[:, 2 * p + 1] for p in range(D // 2)]
-        packed += [codes[:, -1]] if D % 2 else []
-        layout = np.array(packed, dtype=np.uint16)
-    else:
-        layout = np.ascontiguousarray(codes.T.astype(np.uint16))
+    layout, _, got_pairs = _layout(codes, K)
+    assert got_pairs == pairs and layout.dtype == dtype
     out = np.empty(n, np.float32)
     adc_scan(pq_luts(C, q, pairs), layout, out)
     np.testing.assert_allclose(out, X @ q, rtol=1e-4, atol=1e-4)
