@@ -3,6 +3,7 @@
     mgqe-artifact inspect FILE [--json]   header summary + size breakdown next to the Table 1 figure
     mgqe-artifact verify FILE             full read with checksums; exit 1 with the named error on any damage
     mgqe-artifact schema                  print the header's JSON Schema (the source of header.schema.json)
+    mgqe-artifact rollback | versions     artifact store commands (proto/store_cli.py)
 
 Exit status: 0 ok, 1 the file is not a valid artifact (the ArtifactError's name and message on stderr),
 2 usage error. Subcommands live in COMMANDS (name -> Command); adding one is a new entry there.

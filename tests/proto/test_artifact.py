@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +259,14 @@ def test_dpq_k_65536_uses_uint16(tmp_path: Path) -> None:
     write_artifact(tmp_path / "m.mgqe", spec, arrays)
     got = read_artifact(tmp_path / "m.mgqe").arrays["item.codes.g0"]
     assert got.dtype == np.uint16 and got[0, 0] == 65535
+
+
+def test_reader_and_cli_import_only_numpy_bitarray_pydantic() -> None:
+    """proto stays importable by the server without torch, fastapi or the trainer."""
+    code = (
+        "import sys, mgqe.proto.artifact, mgqe.proto.cli, mgqe.proto.packing; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'fastapi', 'starlette'} "
+        "or m.startswith(('mgqe.trainer', 'mgqe.server'))); print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
