@@ -118,3 +118,19 @@ def test_cli_report_only_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(argv) == 2
     assert "epochs must be >= 1" in capsys.readouterr().err
 
+
+
+def test_a_cell_trained_by_a_live_process_is_not_trained_twice(tmp_path: Path) -> None:
+    import os
+
+    from mgqe.trainer.experiments.cells import CellBusyError
+
+    cfg = tiny_cfg(tmp_path)
+    lock = tmp_path / "runs" / f"{config_hash(cfg)}.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(str(os.getppid()))  # a live process that is not us
+    with pytest.raises(CellBusyError, match="being trained by process"):
+        run_cell(cfg, tmp_path)
+    lock.write_text("999999999")  # a dead pid: the stale lock is taken over
+    assert run_cell(cfg, tmp_path)["config_hash"] == config_hash(cfg)
+    assert not lock.exists()

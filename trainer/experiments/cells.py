@@ -38,6 +38,32 @@ def cached(results: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
+class CellBusyError(RuntimeError):
+    """Another live process is training this cell (its lock file names the pid)."""
+
+
+def _lock(path: Path) -> None:
+    """Create the cell's lock file holding our pid; a lock whose process is gone is taken over."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text() or "0")
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                path.unlink(missing_ok=True)  # stale: its process died
+                continue
+            except PermissionError:
+                pass  # alive, owned by someone else
+            raise CellBusyError(f"cell {path.stem} is being trained by process {pid}") from None
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return
+    raise CellBusyError(f"could not lock cell {path.stem}")
+
+
 def run_cell(cfg: TrainConfig, results: Path, data: Any = None, save_item_arrays: bool = True,
              ) -> dict[str, Any]:
     """Train `cfg` unless its record is cached; return the record (see module docstring)."""
@@ -50,7 +76,12 @@ def run_cell(cfg: TrainConfig, results: Path, data: Any = None, save_item_arrays
     h = config_hash(cfg)
     run_dir = results / "runs" / h
     cfg = cfg.replace(out_dir=str(run_dir))
-    r = train_model(cfg, resume=True, data=data)
+    lock = results / "runs" / f"{h}.lock"
+    _lock(lock)  # two experiment processes must never train the same run directory at once
+    try:
+        r = train_model(cfg, resume=True, data=data)
+    finally:
+        lock.unlink(missing_ok=True)
     rec = {
         "config_hash": h,
         "config": {k: v for k, v in cfg.to_dict().items() if k not in ("out_dir", "progress")},

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mgqe.trainer.experiments.cells import Cell, cached, run_cell
+from mgqe.trainer.experiments.cells import Cell, CellBusyError, cached, run_cell
 from mgqe.trainer.experiments.suite import cells
 
 
@@ -29,7 +29,10 @@ def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[s
             if key not in loaded:  # one data load serves all cells of the same dataset and task
                 loaded[key] = load_data(c.cfg)
             print(f"[{name}] cell {i + 1}/{len(todo)}: {c.group} {c.row} seed {c.cfg.seed}", file=sys.stderr)
-            rec = run_cell(c.cfg, results, data=loaded[key])
+            try:
+                rec = run_cell(c.cfg, results, data=loaded[key])
+            except CellBusyError as e:  # another process has it; the report lists it as unfinished
+                print(f"[{name}] skipped: {e}", file=sys.stderr)
         done.append((c, rec))
     write_report(name, done, results)
     write_index(results)
