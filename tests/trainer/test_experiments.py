@@ -19,7 +19,7 @@ from mgqe.trainer.experiments.suite import cells
 
 def test_suite_sizes_and_paper_settings() -> None:
     t3 = cells("table3", [0, 1, 2])
-    assert len(t3) == 2 * 6 * 3
+    assert len(t3) == 2 * 7 * 3
     mgqe = next(c.cfg for c in t3 if c.row == "MGQE")
     assert (mgqe.D, mgqe.K, mgqe.head, mgqe.variant) == ((64,), (256, 64), (0.1,), "shared_k")
     assert mgqe.dataset == "ml-1m-sasrec" and mgqe.epochs == 20

@@ -37,6 +37,9 @@ BACKBONES: dict[str, dict[str, Any]] = {
 METHODS: dict[str, dict[str, Any]] = {
     "FE": {"method": "fe"},
     "LRF": {"method": "lrf", "rank": 48},
+    # with N(0, 0.01)-scaled factors GMF-LRF stayed at the popularity saddle (loss flat from epoch 3); this
+    # row tests whether a larger start (product entries N(0, 0.1)) is what it needs
+    "LRF init 0.1": {"method": "lrf", "rank": 48, "init_std": 0.1},
     "SQ": {"method": "sq", "bits": 8},
     "DPQ": {"method": "dpq", "D": [64], "K": [256]},
     "MGQE": {"method": "mgqe", "D": [64], "K": [256, 64], "head": [0.1]},
