@@ -1,9 +1,10 @@
 """Serving benchmark: the scoring engine vs faiss IndexPQ vs float32 brute force, and HTTP load with uvicorn.
 
 Part 1 (engine): one synthetic 1M-item MGQE table (d = 64, D = 16 subspaces, head 10% K = 256, tail
-K = 64, shared centroids), written as a real artifact. Each engine runs in its own subprocess (single
-thread: OMP/OpenBLAS = 1, faiss omp 1) so its resident memory is measured alone: RSS after building the
-engine minus RSS before, after gc. Per-query latency of an exact top-10 inner-product search over all items.
+K = 64, shared centroids), written as a real artifact. Memory: each engine is built alone in its own
+subprocess (RSS after building minus RSS before, after gc). Latency: all engines in one single-threaded
+process (OMP/OpenBLAS = 1, faiss omp 1), queries interleaved across engines so load from other work hits all
+alike. Per-query latency of an exact top-10 inner-product search over all items.
     ours     server load_model (codes unpacked once, pair codes) + ADC scan + sampled-threshold top-k
     faiss    faiss.IndexPQ(64, 16, 8 bits, inner product) holding the same codes and centroids
     brute    the decoded (n, 64) float32 table, X @ q + np.argpartition (and + our top-k, for reference)
@@ -18,6 +19,8 @@ Writes docs/bench_serving.json and docs/bench_serving.md. Run (takes ~3 minutes)
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import gc
 import json
 import os
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -71,104 +75,110 @@ def write_model(path: Path, model_type: str, n_items: int, n_users: int, seed: i
     write_artifact(path, spec, arrays, provenance={"source": "bench/bench_serving.py synthetic"})
 
 
-# ---- part 1: one engine per subprocess ------------------------------------------------------------------
-def run_engine(engine: str, artifact: Path, n_queries: int) -> dict:
+# ---- part 1: engines ------------------------------------------------------------------------------------
+def build_engine(engine: str, artifact: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+    """(search(q) -> top-10 row ids, info) for one engine over the artifact's item table."""
     from mgqe.proto.artifact import read_artifact
     from mgqe.server.models import load_model
     from mgqe.server.scoring import topk
 
-    rng = np.random.default_rng(123)
-    Q = rng.normal(size=(n_queries + 3, D_MODEL)).astype(np.float32)
-    gc.collect()
-    base = rss_bytes()
-    out: dict = {"engine": engine}
     if engine == "ours":
         model = load_model("bench", "v1", artifact)
         table = model.tables["item"]
-        gc.collect()
-        out["engine_bytes"] = table.nbytes
-        out["model_resident_bytes"] = model.resident_bytes
+        info = {"engine_bytes": table.nbytes, "model_resident_bytes": model.resident_bytes}
+        return lambda q: topk(table.inner(q[None])[0], 10)[0], info
+    art = read_artifact(artifact)
+    cfg = art.spec.tables["item"]
+    C = np.array(art.arrays["item.centroids"])
+    codes = np.concatenate([art.arrays[f"item.codes.g{i}"] for i in range(len(cfg.groups))])
+    del art
+    if engine == "faiss":
+        import faiss
 
-        def search(q: np.ndarray) -> np.ndarray:
-            return topk(table.inner(q[None])[0], 10)[0]
-    else:
-        art = read_artifact(artifact)
-        cfg = art.spec.tables["item"]
-        C = np.array(art.arrays["item.centroids"])
-        codes = np.concatenate([art.arrays[f"item.codes.g{i}"] for i in range(len(cfg.groups))])
-        del art
-        if engine == "faiss":
-            import faiss
+        faiss.omp_set_num_threads(1)
+        index = faiss.IndexPQ(D_MODEL, SUBSPACES, 8, faiss.METRIC_INNER_PRODUCT)
+        faiss.copy_array_to_vector(C.ravel(), index.pq.centroids)
+        index.is_trained = True
+        faiss.copy_array_to_vector(np.ascontiguousarray(codes).ravel(), index.codes)
+        index.ntotal = codes.shape[0]
+        return lambda q: index.search(q[None], 10)[1][0], {"engine_bytes": int(index.codes.size() + C.nbytes)}
+    X = np.concatenate([C[j][codes[:, j]] for j in range(SUBSPACES)], axis=1)  # (n, 64) float32
+    del codes, C
+    if engine == "brute":
+        return lambda q: np.argpartition(-(X @ q), 10)[:10], {"engine_bytes": int(X.nbytes)}
+    return lambda q: topk(X @ q, 10)[0], {"engine_bytes": int(X.nbytes)}  # brute_ourtopk
 
-            faiss.omp_set_num_threads(1)
-            index = faiss.IndexPQ(D_MODEL, SUBSPACES, 8, faiss.METRIC_INNER_PRODUCT)
-            faiss.copy_array_to_vector(C.ravel(), index.pq.centroids)
-            index.is_trained = True
-            faiss.copy_array_to_vector(np.ascontiguousarray(codes).ravel(), index.codes)
-            index.ntotal = codes.shape[0]
-            out["engine_bytes"] = int(index.codes.size() + C.nbytes)
-            del codes, C
 
-            def search(q: np.ndarray) -> np.ndarray:
-                return index.search(q[None], 10)[1][0]
-        else:
-            X = np.concatenate([C[j][codes[:, j]] for j in range(SUBSPACES)], axis=1)  # (n, 64) float32
-            del codes, C
-            out["engine_bytes"] = int(X.nbytes)
-            if engine == "brute":
-
-                def search(q: np.ndarray) -> np.ndarray:
-                    s = X @ q
-                    return np.argpartition(-s, 10)[:10]
-            else:  # brute_ourtopk
-
-                def search(q: np.ndarray) -> np.ndarray:
-                    return topk(X @ q, 10)[0]
-
+def _settle() -> None:
+    """gc, then hand freed heap pages back to the OS (glibc keeps them otherwise), so RSS shows live data."""
     gc.collect()
-    out["rss_delta_bytes"] = rss_bytes() - base
-    for q in Q[:3]:  # warm-up
-        search(q)
-    times, results = [], []
-    for q in Q[3:]:
-        t0 = time.perf_counter()
-        ids = search(q)
-        times.append(time.perf_counter() - t0)
-        results.append(sorted(int(i) for i in ids))
-    t = np.array(times) * 1e3
-    out |= {
-        "p50_ms": float(np.median(t)),
-        "mean_ms": float(t.mean()),
-        "p90_ms": float(np.percentile(t, 90)),
-        "top10": results,
-    }
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def engine_memory(engine: str, artifact: Path) -> dict:
+    """Subprocess mode: RSS growth from building one engine alone (modules imported first), plus one query."""
+    import mgqe.proto.artifact
+    import mgqe.server.models  # noqa: F401
+
+    if engine == "faiss":
+        import faiss  # noqa: F401
+    _settle()
+    base = rss_bytes()
+    search, info = build_engine(engine, artifact)
+    _settle()
+    info["rss_delta_bytes"] = rss_bytes() - base
+    search(np.ones(D_MODEL, np.float32))
+    return info
+
+
+def engine_latency(artifact: Path, n_queries: int) -> dict[str, dict]:
+    """All engines in one process, queries interleaved (q1 on every engine, then q2, ...), so machine load
+    that comes and goes hits every engine alike."""
+    engines = {e: build_engine(e, artifact)[0] for e in ENGINES}
+    Q = np.random.default_rng(123).normal(size=(n_queries + 3, D_MODEL)).astype(np.float32)
+    times: dict[str, list[float]] = {e: [] for e in ENGINES}
+    results: dict[str, list[list[int]]] = {e: [] for e in ENGINES}
+    for i, q in enumerate(Q):
+        for e, search in engines.items():
+            t0 = time.perf_counter()
+            ids = search(q)
+            dt = time.perf_counter() - t0
+            if i >= 3:  # warm-up
+                times[e].append(dt)
+                results[e].append(sorted(int(x) for x in ids))
+    out = {}
+    for e in ENGINES:
+        t = np.array(times[e]) * 1e3
+        agree = np.mean([a == b for a, b in zip(results[e], results["brute"], strict=True)])
+        out[e] = {
+            "p50_ms": float(np.median(t)),
+            "mean_ms": float(t.mean()),
+            "p90_ms": float(np.percentile(t, 90)),
+            "top10_agree_with_brute": float(agree),
+        }
     return out
+
+
+ENGINES = ("ours", "faiss", "brute", "brute_ourtopk")
 
 
 def engine_part(tmp: Path, n_items: int, n_queries: int) -> dict:
     artifact = tmp / "item1m.mgqe"
     write_model(artifact, "relevance", n_items, 0)
-    rows = {}
-    for engine in ("ours", "faiss", "brute", "brute_ourtopk"):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--engine",
-            engine,
-            "--artifact",
-            str(artifact),
-            "--queries",
-            str(n_queries),
-        ]
+    rows: dict[str, dict] = {}
+    for engine in ENGINES:
+        cmd = [sys.executable, __file__, "--engine", engine, "--artifact", str(artifact)]
         res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | THREAD_ENV, check=False)
         if res.returncode != 0:
             raise SystemExit(f"engine {engine} failed:\n{res.stderr}")
         rows[engine] = json.loads(res.stdout.strip().splitlines()[-1])
-    # every engine scores the same codes exactly: compare the returned top-10 sets with brute force
-    ref = rows["brute"]["top10"]
-    for r in rows.values():
-        r["top10_agree_with_brute"] = float(np.mean([a == b for a, b in zip(r["top10"], ref, strict=True)]))
-        del r["top10"]
+    cmd = [sys.executable, __file__, "--latency", "--artifact", str(artifact), "--queries", str(n_queries)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | THREAD_ENV, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"latency run failed:\n{res.stderr}")
+    for e, lat in json.loads(res.stdout.strip().splitlines()[-1]).items():
+        rows[e] |= lat
     return {
         "n_items": n_items,
         "artifact_bytes": artifact.stat().st_size,
@@ -179,13 +189,26 @@ def engine_part(tmp: Path, n_items: int, n_queries: int) -> dict:
 
 # ---- part 2: HTTP under load -----------------------------------------------------------------------------
 WRK_LUA = """
-math.randomseed(7)
+-- every request is formatted once in init(): per request wrk only hands out a prebuilt string, so the load
+-- generator costs the same CPU for both endpoints (it shares the machine with the server)
 local users = {%s}
 local path = "%s"
+local reqs = {}
+local i = 0
+function init(args)
+  math.randomseed(7)
+  for j = 1, 2000 do
+    if path == "" then
+      reqs[j] = wrk.format("GET", "/v1/health/live")
+    else
+      local body = '{"user": ' .. users[math.random(#users)] .. ', "k": 10}'
+      reqs[j] = wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+    end
+  end
+end
 function request()
-  if path == "" then return wrk.format("GET", "/v1/health/live") end
-  local body = '{"user": ' .. users[math.random(#users)] .. ', "k": 10}'
-  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+  i = i %% #reqs + 1
+  return reqs[i]
 end
 function done(summary, latency, requests)
   io.write(string.format("RESULT %%d %%d %%d %%.1f %%.1f %%d\\n", summary.requests, summary.duration,
@@ -370,10 +393,14 @@ def main() -> None:
     p.add_argument("--skip-engine", action="store_true", help="only the HTTP part")
     p.add_argument("--out", type=Path, default=ROOT / "docs", help="directory for bench_serving.{json,md}")
     p.add_argument("--engine", help=argparse.SUPPRESS)
+    p.add_argument("--latency", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--artifact", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args()
-    if a.engine:  # subprocess mode
-        print(json.dumps(run_engine(a.engine, a.artifact, a.queries)))
+    if a.engine:  # subprocess modes
+        print(json.dumps(engine_memory(a.engine, a.artifact)))
+        return
+    if a.latency:
+        print(json.dumps(engine_latency(a.artifact, a.queries)))
         return
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")

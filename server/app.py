@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings, app.state.metrics, app.state.registry = settings, metrics, registry
     app.add_middleware(ServingMiddleware, settings=settings, metrics=metrics, log=log)
     install_handlers(app)
-    for r in (health.router, models.router, scoring.router):
+    for r in (scoring.router, models.router, health.router):  # hot routes first: matching is in order
         app.include_router(r)
     if settings.admin_token is not None:
         app.include_router(admin.router)

@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from mgqe.proto.config import EmbeddingConfig
-from mgqe.server.scoring import adc_scan, pq_luts
+from mgqe.server.scoring import adc_scan, lookup_table, pq_luts
 
 # Most lookup-table entries (float32) of one group's pair tables: 2^15 = 128 KiB stays in L2.
 _PAIR_LUT_MAX = 1 << 15
@@ -193,9 +193,10 @@ class PQGroup:
         parts = self.centroids[np.arange(self.D)[None, :], codes]  # (m, D, dsub)
         return parts.reshape(len(local_rows), self.D * self.dsub)
 
-    def scan(self, q: np.ndarray, out: np.ndarray) -> None:
-        """Write the ADC scores of every row of the group for one (d,) query into out (size,) float32."""
-        adc_scan(pq_luts(self.centroids, q, self.pairs), self.codes, out)
+    def scan(self, lut: np.ndarray, out: np.ndarray) -> None:
+        """Write the ADC scores of every row of the group into out (size,) float32, given the query's
+        (D, K) lookup table for this group's centroids (scoring.lookup_table)."""
+        adc_scan(pq_luts(lut, self.pairs), self.codes, out)
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ class PQTable:
     n: int
     d: int
     centroid_bytes: int  # shared-centroid groups hold views of one table, counted once
+    shared: np.ndarray | None = None  # (D, K_max, dsub): one lookup table per query serves every group
 
     @property
     def nbytes(self) -> int:
@@ -224,8 +226,10 @@ class PQTable:
         Q = np.atleast_2d(Q).astype(np.float32, copy=False)
         out = np.empty((Q.shape[0], self.n), np.float32)
         for b in range(Q.shape[0]):
+            base = lookup_table(self.shared, Q[b]) if self.shared is not None else None
             for g in self.groups:
-                g.scan(Q[b], out[b, g.start : g.stop])
+                lut = base[:, : g.K] if base is not None else lookup_table(g.centroids, Q[b])
+                g.scan(lut, out[b, g.start : g.stop])
         return out
 
 
@@ -290,4 +294,4 @@ def build_table(name: str, cfg: EmbeddingConfig, arrays: Mapping[str, np.ndarray
             centroid_bytes += C.nbytes
         packed, offsets, pairs = _layout(codes, g.K)
         groups.append(PQGroup(g.start, g.stop, g.D, g.K, C, packed, offsets, pairs))
-    return PQTable(tuple(groups), n, d, centroid_bytes)
+    return PQTable(tuple(groups), n, d, centroid_bytes, shared)

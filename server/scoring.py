@@ -2,8 +2,9 @@
 
 ADC (asymmetric distance computation): for a query q split into D subspaces q_j, LUT[j, k] = C[j, k] · q_j,
 so q · decode(row) = sum_j LUT[j, code[row, j]] costs D table gathers per row instead of a decode and a dot.
-`pq_luts` fuses the tables of neighbouring subspaces into pair tables (see decode.py) and concatenates them,
-`adc_scan` gathers.
+`lookup_table` computes LUT (once per query and centroid table: MGQE groups with shared centroids slice one),
+`pq_luts` fuses neighbouring subspaces into pair tables (see decode.py) and concatenates them, `adc_scan`
+gathers.
 
 Top-k over n scores: `np.argpartition` over 1M floats costs about as much as the scan itself. `topk` instead
 takes a threshold from a strided sample (the m-th largest sample value, m chosen so ~8k rows are expected to
@@ -14,6 +15,7 @@ is exact: when fewer than k rows pass, it falls back to a full argpartition.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -25,15 +27,23 @@ _SAMPLE = 4096  # at most; at least n / 8 rows are skipped between samples
 _OVERSAMPLE = 8
 
 
-def pq_luts(centroids: np.ndarray, q: np.ndarray, pairs: bool) -> np.ndarray:
-    """Lookup tables of one query for one group of PQ codes, concatenated into one flat float32 array.
+def lookup_table(centroids: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """LUT[j, k] = C[j, k] · q_j.  centroids (D, K, dsub) float32, q (D * dsub,) -> (D, K) float32.
 
-    centroids (D, K, dsub) float32, q (D * dsub,) float32. Without pairs: D tables LUT[j] (K,). With pairs:
-    D // 2 tables of K * K entries, entry a * K + b = LUT[2p, a] + LUT[2p + 1, b], then LUT[D - 1] when D
-    is odd. The codes of decode.PQGroup index this array directly (offsets included).
+    A batched matmul: ~6x faster than the equivalent einsum at these sizes.
     """
-    D, _, dsub = centroids.shape
-    lut = np.einsum("jks,js->jk", centroids, q.reshape(D, dsub), dtype=np.float32)
+    D, K, dsub = centroids.shape
+    return np.matmul(centroids, q.reshape(D, dsub, 1)).reshape(D, K)
+
+
+def pq_luts(lut: np.ndarray, pairs: bool) -> np.ndarray:
+    """One group's lookup tables concatenated into one flat float32 array, from its (D, K) LUT.
+
+    Without pairs: D tables LUT[j] (K,). With pairs: D // 2 tables of K * K entries, entry a * K + b =
+    LUT[2p, a] + LUT[2p + 1, b], then LUT[D - 1] when D is odd. The codes of decode.PQGroup index this
+    array directly (offsets included).
+    """
+    D = lut.shape[0]
     if not pairs:
         return lut.ravel()
     full = D // 2
@@ -49,12 +59,24 @@ def adc_scan(flat: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
     mode="clip" skips np.take's bounds-error path (codes were range-checked at load).
     """
     P, size = codes.shape
-    buf = np.empty((P, min(size, SCAN_CHUNK)), np.float32)
+    buf = _scratch(P * min(size, SCAN_CHUNK))
     for s in range(0, size, SCAN_CHUNK):
         e = min(size, s + SCAN_CHUNK)
-        g = buf[:, : e - s]
+        g = buf[: P * (e - s)].reshape(P, e - s)
         np.take(flat, codes[:, s:e], out=g, mode="clip")
         g.sum(axis=0, out=out[s:e])
+
+
+_tls = threading.local()
+
+
+def _scratch(n: int) -> np.ndarray:
+    """A per-thread float32 buffer of at least n entries, reused across queries: a fresh (P, chunk) array
+    per scan is a fresh mmap (above glibc's threshold) whose page faults cost as much as a small scan."""
+    buf: np.ndarray | None = getattr(_tls, "buf", None)
+    if buf is None or buf.size < n:
+        buf = _tls.buf = np.empty(n, np.float32)
+    return buf[:n]
 
 
 def _sorted_desc(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mgqe.server.decode import _layout
-from mgqe.server.scoring import _THRESHOLD_MIN_N, adc_scan, pq_luts, sample_stride, topk
+from mgqe.server.scoring import _THRESHOLD_MIN_N, adc_scan, lookup_table, pq_luts, sample_stride, topk
 
 
 def reference_topk(s: np.ndarray, k: int, exclude: list[int]) -> list[int]:
@@ -70,5 +70,5 @@ def test_adc_scan_matches_decode(D: int, K: int, n: int, pairs: bool, dtype: typ
     layout, _, got_pairs = _layout(codes, K)
     assert got_pairs == pairs and layout.dtype == dtype
     out = np.empty(n, np.float32)
-    adc_scan(pq_luts(C, q, pairs), layout, out)
+    adc_scan(pq_luts(lookup_table(C, q), pairs), layout, out)
     np.testing.assert_allclose(out, X @ q, rtol=1e-4, atol=1e-4)
