@@ -94,10 +94,14 @@ def bn_assign(x: Tensor, C: Tensor, eps: float, stats: tuple[Tensor, Tensor] | N
 
     stats: (mean, var), each (D, K), of the responses; default: computed over this batch (training mode).
     """
-    mean, var = stats if stats is not None else response_stats(x, C)
-    inv = torch.rsqrt(var + eps)
     b, D, _ = x.shape
     K = C.shape[1]
+    if stats is None and b * D * K <= _SCORE_BUDGET:  # one pass: the batch's responses fit in memory
+        r = responses(x, C)
+        mean, var = r.mean(0), r.var(0, unbiased=False)
+        return ((r - mean) * torch.rsqrt(var + eps)).argmax(-1)
+    mean, var = stats if stats is not None else response_stats(x, C)
+    inv = torch.rsqrt(var + eps)
     step = max(1, _SCORE_BUDGET // max(1, D * K))
     out = torch.empty(b, D, dtype=torch.long, device=x.device)
     for a in range(0, b, step):
