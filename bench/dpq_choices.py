@@ -70,13 +70,13 @@ def reconstruction(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             loss.backward()
             opt.step()
         seconds = time.perf_counter() - t
-        emb.eval()
-        all_ids = torch.arange(n)
         with torch.no_grad():
-            before = float(((emb(all_ids) - target) ** 2).mean() / target.var())
+            # The buffer as training left it (decoded without entering eval mode, which would refresh it).
+            buf = torch.cat([emb._decode(i, emb.group_codes(i)).flatten(1) for i in range(len(emb.groups))])
+            before = float(((buf - target) ** 2).mean() / target.var())
             stale = plain_disagreement(emb)
-            emb.finalize()
-            after = float(((emb(all_ids) - target) ** 2).mean() / target.var())
+            emb.eval()  # refreshes every code, as finalize() does
+            after = float(((emb(torch.arange(n)) - target) ** 2).mean() / target.var())
             differ = plain_disagreement(emb)
         out[name] = {"rel_err_buffer": before, "rel_err_finalized": after,
                      "buffer_vs_plain_share": stale, "finalized_vs_plain_share": differ,

@@ -358,3 +358,27 @@ def test_bad_quant_options_are_rejected() -> None:
 def test_quantized_module_rejects_other_methods() -> None:
     with pytest.raises(ValueError, match="dpq or mgqe"):
         QuantizedEmbedding(ALL_CFGS["fe"])
+
+
+def test_entering_eval_refreshes_stale_codes() -> None:
+    torch.manual_seed(14)
+    emb = build_embedding(QUANT_CFGS["shared_k"])
+    assert isinstance(emb, QuantizedEmbedding)
+    emb.train()
+    emb(torch.arange(N))  # every row gets a code from the current state...
+    with torch.no_grad():
+        emb.centroids.mul_(-1.0)  # ...which the next "optimizer step" makes stale
+    stale = [emb.group_codes(i).clone() for i in range(len(emb.groups))]
+    emb.eval()
+    changed = False
+    for i, g in enumerate(emb.groups):
+        x = emb.weight.detach()[g.start : g.stop].view(g.size, g.D, -1)
+        assert_nearest(x, emb.group_table(i).detach(), emb.group_codes(i))
+        changed |= not torch.equal(stale[i], emb.group_codes(i))
+    assert changed
+    before = [emb.group_codes(i).clone() for i in range(len(emb.groups))]
+    emb.eval()  # already in eval mode: no refresh, the buffers stay as they are
+    with torch.no_grad():
+        emb.weight.add_(1.0)
+    emb.eval()
+    assert all(torch.equal(b, emb.group_codes(i)) for i, b in enumerate(before))
