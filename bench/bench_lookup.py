@@ -249,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     res: dict[str, object] = {
-        "command": " ".join(shlex.quote(x) for x in ["python", *sys.argv]) if argv is None
-        else "bench_lookup " + " ".join(argv),
+        "command": " ".join(shlex.quote(x) for x in (
+            ["python", *sys.argv] if argv is None else ["python", "bench/bench_lookup.py", *argv])),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "torch": torch.__version__,
         "args": {k: v for k, v in vars(args).items() if not k.startswith("out_")},

@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.gmf_epochs < 0:
         p.error("--gmf-epochs must be >= 0")
     torch.set_num_threads(args.threads)
-    res: dict = {"command": " ".join(shlex.quote(x) for x in ["python", *sys.argv]),
+    cmd = ["python", *sys.argv] if argv is None else ["python", "bench/dpq_choices.py", *argv]
+    res: dict = {"command": " ".join(shlex.quote(x) for x in cmd),
                  "torch": torch.__version__,
                  "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                  "reconstruction": reconstruction(args)}

@@ -1,0 +1,74 @@
+"""bench/bench_lookup.py and bench/dpq_choices.py: a tiny end-to-end run and their flag errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_lookup_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
+    mod = load("bench_lookup")
+    js, md = tmp_path / "b.json", tmp_path / "b.md"
+    argv = ["--vocab", "50", "--batch", "16", "--d", "8", "--D", "4", "--K", "8", "4", "--reps", "2",
+            "--naive-reps", "1", "--out-json", str(js), "--out-md", str(md)]
+    assert mod.main(argv) == 0
+    res = json.loads(js.read_text())
+    (lookup,) = res["lookup"]
+    (step,) = res["step"]
+    assert lookup["n"] == 50 and lookup["speedup_fwd_cpu"] > 0 and lookup["speedup_fb_cpu"] > 0
+    assert step["mgqe_over_fe_cpu"] == pytest.approx(step["mgqe_cpu_ms"] / step["fe_cpu_ms"])
+    text = md.read_text()
+    assert "--vocab 50" in text and "| 50 |" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--K", "8", "4", "2"], "--K takes two values"),
+        (["--head", "1.5"], "--head must be in"),
+        (["--reps", "2", "--naive-reps", "3"], "--reps must be >= --naive-reps"),
+        (["--vocab", "1"], "--vocab sizes must be >= 2"),
+        (["--batch", "0"], "--batch must be >= 1"),
+    ],
+)
+def test_bench_lookup_rejects_bad_flags(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mod = load("bench_lookup")
+    with pytest.raises(SystemExit) as e:
+        mod.parse_args(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_dpq_choices_tiny_reconstruction(tmp_path: Path) -> None:
+    mod = load("dpq_choices")
+    js = tmp_path / "c.json"
+    argv = ["--D", "8", "--K", "4", "--rec-n", "30", "--rec-steps", "3", "--rec-batch", "8",
+            "--out-json", str(js), "--out-md", str(tmp_path / "c.md")]
+    assert mod.main(argv) == 0
+    rec = json.loads(js.read_text())["reconstruction"]
+    assert set(rec) == set(mod.VARIANTS)
+    for r in rec.values():
+        assert r["finalized_vs_plain_share"] >= 0 and r["rel_err_finalized"] > 0
+    assert rec["plain"]["finalized_vs_plain_share"] == 0.0  # plain codes ARE the plain assignment
+
+
+def test_dpq_choices_rejects_negative_epochs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        load("dpq_choices").main(["--gmf-epochs", "-1"])
+    assert "--gmf-epochs must be >= 0" in capsys.readouterr().err
