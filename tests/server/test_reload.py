@@ -60,13 +60,14 @@ def test_broken_version_keeps_old_serving(store: Path, tmp_path: Path, make_clie
     handler.setFormatter(JsonFormatter())
     logging.getLogger(LOGGER_NAME).addHandler(handler)
     c = make_client(store=store, reload_interval_s=0.05, log_level="WARNING")
-    v2 = publish(store, "gmf", write_model(tmp_path / "b.mgqe", "gmf", seed=2))
-    # damage v2 in place after publish (a bad disk, a bad copy): its checksum no longer matches
+    v2 = publish(store, "gmf", write_model(tmp_path / "b.mgqe", "gmf", seed=2), make_current=False)
+    # damage v2 in place before it becomes current (a bad disk, a bad copy): its checksum no longer matches
     path = version_path(store, "gmf", v2)
     raw = bytearray(path.read_bytes())
     raw[-10] ^= 0xFF
     path.chmod(0o644)
     path.write_bytes(bytes(raw))
+    set_current(store, "gmf", v2)
     t0 = time.monotonic()
     while 'outcome="failed"' not in c.get("/metrics").text:
         assert time.monotonic() - t0 < 10, "the failed load was never counted"
