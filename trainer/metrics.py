@@ -49,15 +49,15 @@ def ranks_of_targets(scores: Any, targets: np.ndarray, mask_rows: np.ndarray,
     import torch
 
     dev = scores.device
-    ar = torch.arange(B, device=dev)
+    ar_t = torch.arange(B, device=dev)
     tg = torch.as_tensor(targets, device=dev)
-    t = scores[ar, tg]
-    if torch.isnan(t).any():
+    t_t = scores[ar_t, tg]
+    if torch.isnan(t_t).any():
         raise ValueError("score_fn returned NaN for a target item")
-    above = scores >= t[:, None]
-    above[torch.as_tensor(mask_rows, device=dev), torch.as_tensor(mask_cols, device=dev)] = False
-    above[ar, tg] = False
-    return above.sum(dim=1).cpu().numpy().astype(np.int64)
+    above_t = scores >= t_t[:, None]
+    above_t[torch.as_tensor(mask_rows, device=dev), torch.as_tensor(mask_cols, device=dev)] = False
+    above_t[ar_t, tg] = False
+    return above_t.sum(dim=1).cpu().numpy().astype(np.int64)
 
 
 def evaluate_full_ranking(score_fn: ScoreFn, split: SplitData, which: Literal["valid", "test"] = "valid",
@@ -82,6 +82,8 @@ def evaluate_full_ranking(score_fn: ScoreFn, split: SplitData, which: Literal["v
     for lo in range(0, cand.size, batch_size):
         u = cand[lo : lo + batch_size]
         scores = score_fn(u)
+        if not hasattr(scores, "shape"):  # e.g. nested lists
+            scores = np.asarray(scores)
         if tuple(scores.shape) != (u.size, split.n_items):
             raise ValueError(
                 f"score_fn returned shape {tuple(scores.shape)}, expected ({u.size}, {split.n_items})")

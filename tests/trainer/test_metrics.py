@@ -107,3 +107,17 @@ def test_errors() -> None:
         evaluate_full_ranking(_numpy_fn, s, k=0)
     with pytest.raises(ValueError, match="internal ids"):
         evaluate_full_ranking(_numpy_fn, s, users=np.array([5]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_scores_ranked_on_device() -> None:
+    s = _split()
+    gpu = torch.from_numpy(SCORES).cuda()
+    r = evaluate_full_ranking(lambda u: gpu[torch.as_tensor(u, device="cuda")], s, "test", k=2)
+    assert r == evaluate_full_ranking(_numpy_fn, s, "test", k=2)
+
+
+def test_list_scores_are_accepted() -> None:
+    s = _split()
+    r = evaluate_full_ranking(lambda u: SCORES[u].tolist(), s, "test", k=1)
+    assert r == evaluate_full_ranking(_numpy_fn, s, "test", k=1)
