@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from mgqe.proto.api import ReloadResponse
 from mgqe.server.errors import ApiError
-from mgqe.server.routes.deps import json_response, registry, settings
+from mgqe.server.routes.deps import error_docs, json_response, registry, settings
 
 
 def require_token(request: Request) -> None:
@@ -31,7 +31,11 @@ def require_token(request: Request) -> None:
         raise ApiError(403, "forbidden", "wrong admin token")
 
 
-router = APIRouter(tags=["admin"], dependencies=[Depends(require_token)])
+router = APIRouter(
+    tags=["admin"],
+    dependencies=[Depends(require_token)],
+    responses=error_docs({401: "no bearer token", 403: "wrong token", 422: "invalid query"}),
+)
 
 
 @router.post("/v1/admin/reload", response_model=ReloadResponse)

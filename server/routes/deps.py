@@ -8,6 +8,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from mgqe.proto.api import ErrorResponse
 from mgqe.server.errors import ApiError, limit_error
 from mgqe.server.models import LoadedModel
 from mgqe.server.registry import Registry
@@ -37,6 +38,12 @@ def body_doc(schema: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema.model_json_schema()}},
         }
     }
+
+
+def error_docs(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for error statuses: each answers the ErrorResponse JSON shape (errors.py), so a
+    client (and the schemathesis fuzz test) can check error bodies against the schema too."""
+    return {status: {"model": ErrorResponse, "description": text} for status, text in codes.items()}
 
 
 def registry(request: Request) -> Registry:

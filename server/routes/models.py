@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from mgqe.proto.api import ModelDetail, ModelsResponse, ModelSummary, SizeInfo, TableInfo
 from mgqe.proto.sizes import embedding_size_bits
 from mgqe.server.models import LoadedModel
-from mgqe.server.routes.deps import get_model, json_response, registry
+from mgqe.server.routes.deps import error_docs, get_model, json_response, registry
 
 router = APIRouter(tags=["models"])
 
@@ -30,7 +30,11 @@ async def list_models(request: Request) -> Response:
     return json_response(ModelsResponse(models=[ModelSummary(**summary(models[k])) for k in sorted(models)]))
 
 
-@router.get("/v1/models/{model}", response_model=ModelDetail)
+@router.get(
+    "/v1/models/{model}",
+    response_model=ModelDetail,
+    responses=error_docs({404: "unknown model", 503: "model loading"}),
+)
 async def describe(request: Request, model: str) -> Response:
     m = get_model(request, model)
     spec = m.header.spec

@@ -26,18 +26,28 @@ from mgqe.proto.api import (
 )
 from mgqe.server.errors import ApiError
 from mgqe.server.models import LoadedModel
-from mgqe.server.routes.deps import body_doc, check_limit, get_model, json_response, parse_body, settings
+from mgqe.server.routes.deps import (
+    body_doc,
+    check_limit,
+    error_docs,
+    get_model,
+    json_response,
+    parse_body,
+    settings,
+)
 
 T = TypeVar("T")
 
 router = APIRouter(tags=["scoring"])
-_ERRORS = {
-    404: {"description": "unknown model or id"},
-    409: {"description": "unsupported for this model type"},
-    413: {"description": "body too large"},
-    422: {"description": "invalid request or over a limit"},
-    503: {"description": "overloaded or model loading"},
-}
+_ERRORS = error_docs(
+    {
+        404: "unknown model or id",
+        409: "unsupported for this model type",
+        413: "body too large",
+        422: "invalid request or over a limit",
+        503: "overloaded or model loading",
+    }
+)
 
 
 def _queries(request: Request, req: QuerySet) -> list:
