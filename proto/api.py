@@ -173,7 +173,7 @@ class ModelsResponse(_Strict):
 
 
 class HealthResponse(_Strict):
-    status: Literal["ok", "loading"]
+    status: Literal["ok", "loading", "draining"]  # draining: shutting down (SIGTERM)
     models: dict[str, str | None]  # configured model -> loaded version (None while not loaded)
 
 

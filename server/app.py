@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="mgqe", version="1", lifespan=lifespan)
     app.state.settings, app.state.metrics, app.state.registry = settings, metrics, registry
+    app.state.draining = False  # set on SIGTERM by cli.DrainingServer: readiness answers 503
     app.add_middleware(ServingMiddleware, settings=settings, metrics=metrics, log=log)
     install_handlers(app)
     for r in (scoring.router, models.router, health.router):  # hot routes first: matching is in order

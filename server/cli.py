@@ -26,6 +26,8 @@ _FLAGS: dict[str, tuple[str, type]] = {
     "--max-body-bytes": ("max_body_bytes", int),
     "--max-in-flight": ("max_in_flight", int),
     "--log-level": ("log_level", str),
+    "--drain": ("drain_s", float),
+    "--shutdown-grace": ("shutdown_grace_s", float),
 }
 
 
@@ -64,10 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from mgqe.server.app import create_app
+    from mgqe.server.draining import DrainingServer
 
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,  # type: ignore[arg-type]  # a float works
     )
+    DrainingServer(config, app.state, settings.drain_s).run()
     return 0
 
 

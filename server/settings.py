@@ -34,6 +34,15 @@ class Settings(BaseSettings):
         description="models with at most this many items are scored on the event loop (a thread "
         "hop costs more than their scan); larger ones in the thread pool",
     )
+    drain_s: float = Field(
+        0.0,
+        ge=0,
+        description="on SIGTERM: seconds to keep serving while /v1/health/ready answers 503 (lets a load "
+        "balancer stop sending) before the server stops accepting connections",
+    )
+    shutdown_grace_s: float = Field(
+        10.0, ge=0, description="on shutdown: seconds in-flight requests get to finish before being cancelled"
+    )
     retry_after_s: int = Field(1, ge=1, description="Retry-After seconds of an overload 503")
     log_level: str = Field("INFO", description="level of the JSON log lines (DEBUG, INFO, WARNING, ...)")
     host: str = Field("127.0.0.1", description="address to listen on")

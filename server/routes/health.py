@@ -13,7 +13,8 @@ router = APIRouter(tags=["health"])
 def _health(request: Request) -> HealthResponse:
     reg = registry(request)
     versions = {m: (reg.models[m].version if m in reg.models else None) for m in reg.configured}
-    return HealthResponse(status="ok" if reg.ready else "loading", models=versions)
+    status = "draining" if request.app.state.draining else "ok" if reg.ready else "loading"
+    return HealthResponse(status=status, models=versions)
 
 
 @router.get("/v1/health/live", response_model=HealthResponse)
@@ -24,7 +25,7 @@ async def live(request: Request) -> Response:
 
 @router.get("/v1/health/ready", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def ready(request: Request) -> Response:
-    """200 once every configured model is loaded, 503 before."""
+    """200 once every configured model is loaded, 503 before, and 503 again once shutdown began (draining)."""
     h = _health(request)
     resp = json_response(h)
     resp.status_code = 200 if h.status == "ok" else 503
