@@ -14,19 +14,26 @@ WORKDIR /src
 # "wheel[s]" matches nothing when there is no wheelhouse; pyproject.toml keeps the COPY valid either way.
 COPY pyproject.toml wheel[s] /wheelhouse/
 COPY pyproject.toml README.md ./
+# Dependencies first (a layer that only changes with pyproject.toml), then the package itself.
+RUN python3 -m venv /opt/mgqe \
+ && if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; fi \
+ && /opt/mgqe/bin/python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['serve']))" > /tmp/requirements.txt \
+ && /opt/mgqe/bin/pip install "$@" -r /tmp/requirements.txt
 COPY mgqe ./mgqe
 COPY proto ./proto
 COPY server ./server
 COPY trainer ./trainer
-RUN python3 -m venv /opt/mgqe \
- && if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; fi \
- && /opt/mgqe/bin/pip install "$@" ".[serve]" \
+RUN if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; fi \
+ && /opt/mgqe/bin/pip install "$@" --no-deps . \
  && if /opt/mgqe/bin/python -c "import torch" 2>/dev/null; then echo "torch must not be in the server image" >&2; exit 1; fi
 
 FROM ${BASE_IMAGE}
 COPY --from=build /opt/mgqe /opt/mgqe
 COPY docker/healthcheck.py docker/wait-for-store.sh /opt/mgqe/docker/
-RUN useradd --user-group --uid 10001 --no-create-home --shell /usr/sbin/nologin mgqe
+# /store owned by the service user: an empty named volume mounted there first takes this ownership.
+RUN useradd --user-group --uid 10001 --no-create-home --shell /usr/sbin/nologin mgqe \
+ && mkdir -p /store && chown mgqe:mgqe /store
 ENV PATH=/opt/mgqe/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MGQE_STORE=/store \

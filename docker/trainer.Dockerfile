@@ -28,28 +28,35 @@ WORKDIR /src
 # "wheel[s]" matches nothing when there is no wheelhouse; pyproject.toml keeps the COPY valid either way.
 COPY pyproject.toml wheel[s] /wheelhouse/
 COPY pyproject.toml README.md ./
+# Dependencies first (a layer that only changes with pyproject.toml), then the package itself.
+RUN python3 -m venv /opt/mgqe \
+ && if ls /wheelhouse/*.whl >/dev/null 2>&1; then \
+      set -- --no-index --find-links /wheelhouse; \
+    else \
+      /opt/mgqe/bin/pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"; \
+    fi \
+ && /opt/mgqe/bin/python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['train']))" > /tmp/requirements.txt \
+ && /opt/mgqe/bin/pip install "$@" "torch==${TORCH_VERSION}" -r /tmp/requirements.txt
 COPY mgqe ./mgqe
 COPY proto ./proto
 COPY server ./server
 COPY trainer ./trainer
-RUN python3 -m venv /opt/mgqe \
- && if ls /wheelhouse/*.whl >/dev/null 2>&1; then \
-      /opt/mgqe/bin/pip install --no-index --find-links /wheelhouse "torch==${TORCH_VERSION}" ".[train]"; \
-    else \
-      /opt/mgqe/bin/pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}" \
-      && /opt/mgqe/bin/pip install ".[train]"; \
-    fi
+RUN if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; fi \
+ && /opt/mgqe/bin/pip install "$@" --no-deps .
 
 FROM base
 COPY --from=build /opt/mgqe /opt/mgqe
 WORKDIR /app
 COPY configs ./configs
+# /store and the run directory belong to the service user; an empty named volume mounted at /store first
+# takes this ownership.
 RUN useradd --user-group --uid 10001 --create-home --shell /usr/sbin/nologin mgqe \
- && mkdir -p /store /data && chown mgqe:mgqe /store
+ && mkdir -p /store /data /app/runs && chown mgqe:mgqe /store /app/runs
 ENV PATH=/opt/mgqe/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MGQE_DATA_DIR=/data
 USER 10001:10001
-# Runs the pipeline once and exits (0: published; non-zero: gate failed or error, nothing published).
+# Runs the pipeline once and exits (0: published; 1: gate failed, nothing published; 2: config/data error).
 ENTRYPOINT ["mgqe-train"]
 CMD ["pipeline", "--config", "configs/main.toml", "--store", "/store"]
