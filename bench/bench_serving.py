@@ -224,6 +224,64 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def asgi_breakdown(artifact: Path, iterations: int = 2000) -> dict:
+    """Per-request cost without sockets: the app called directly as an ASGI callable (live vs recommend,
+    alternating), and the model's recommend alone, to show where the time of a recommend request goes."""
+    import asyncio
+
+    from mgqe.server.app import create_app
+    from mgqe.server.settings import Settings
+
+    app = create_app(Settings(artifact=artifact, model_name="gmf", log_level="WARNING"))
+
+    async def run() -> dict:
+        await app.state.registry.refresh()
+        model = app.state.registry.get("gmf")
+        users = model.vocab["user"].ext[:100].tolist()
+        bodies = [json.dumps({"user": u, "k": 10}).encode() for u in users]
+
+        async def call(path: str, raw: bytes, method: str) -> None:
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+            scope = {
+                "type": "http",
+                "method": method,
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "root_path": "",
+                "headers": headers,
+                "scheme": "http",
+                "server": ("bench", 80),
+                "client": ("bench", 1),
+                "http_version": "1.1",
+                "app": app,
+            }
+
+            async def receive() -> dict:
+                return {"type": "http.request", "body": raw, "more_body": False}
+
+            async def send(_: dict) -> None:
+                return None
+
+            await app(scope, receive, send)
+
+        t = {"live": 0.0, "recommend": 0.0, "compute": 0.0}
+        for i in range(iterations):
+            t0 = time.perf_counter()
+            await call("/v1/health/live", b"", "GET")
+            t1 = time.perf_counter()
+            await call("/v1/models/gmf/recommend", bodies[i % 100], "POST")
+            t2 = time.perf_counter()
+            model.recommend("user", [users[i % 100]], 10, [], False)
+            t3 = time.perf_counter()
+            t["live"] += t1 - t0
+            t["recommend"] += t2 - t1
+            t["compute"] += t3 - t2
+        return {f"{k}_ms": v / iterations * 1e3 for k, v in t.items()} | {"iterations": iterations}
+
+    return asyncio.run(run())
+
+
 def http_part(tmp: Path, duration: int, connections: int, rounds: int = 5) -> dict:
     from mgqe.proto.artifact import read_artifact
     from mgqe.proto.store import publish
@@ -301,6 +359,7 @@ def http_part(tmp: Path, duration: int, connections: int, rounds: int = 5) -> di
                 "p99_ms": float(np.median([r[4] for r in rs])) / 1e3,
                 "command": shlex.join([*cmds[name][:-2], "<lua>", cmds[name][-1]]) + f"  (x{rounds})",
             }
+        out["asgi"] = asgi_breakdown(artifact)
         out["recommend_over_trivial_rps"] = out["recommend_k10"]["rps"] / out["trivial_live"]["rps"]
         return out
     finally:
@@ -390,6 +449,16 @@ def http_markdown(h: dict | None) -> list[str]:
             f"wrk command: `{h['recommend_k10']['command']}`",
             "",
         ]
+        a = h.get("asgi")
+        if a:
+            lines += [
+                f"Without sockets (the app called as an ASGI callable, {a['iterations']} alternating calls, "
+                "same machine): GET live "
+                f"{a['live_ms']:.3f} ms, POST recommend {a['recommend_ms']:.3f} ms per request, of which the "
+                f"model's recommend (vocabulary, decode, ADC scan, top-k) {a['compute_ms']:.3f} ms; the rest "
+                "of the difference is the framework's per-request work for a POST with a JSON body.",
+                "",
+            ]
     return lines
 
 
