@@ -24,7 +24,7 @@ MethodName = Literal["fe", "lrf", "sq", "dpq", "mgqe"]
 Variant = Literal["shared_k", "unshared_k", "unshared_d"]
 
 # fields that change where results go, not what is computed: excluded from the hash
-_NOT_HASHED = {"out_dir", "progress", "device", "data_dir", "eval_batch", "threads"}
+NOT_HASHED = {"out_dir", "progress", "device", "data_dir", "eval_batch", "threads"}
 
 
 class ConfigError(ValueError):
@@ -214,5 +214,5 @@ def load_config(path: str | Path) -> TrainConfig:
 
 def config_hash(cfg: TrainConfig) -> str:
     """Stable 16-hex-digit hash of everything that affects the result (not out_dir, device, progress)."""
-    d = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_HASHED}
+    d = {k: v for k, v in cfg.to_dict().items() if k not in NOT_HASHED}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -134,3 +134,21 @@ def test_a_cell_trained_by_a_live_process_is_not_trained_twice(tmp_path: Path) -
     lock.write_text("999999999")  # a dead pid: the stale lock is taken over
     assert run_cell(cfg, tmp_path)["config_hash"] == config_hash(cfg)
     assert not lock.exists()
+
+
+def test_report_covers_cells_outside_the_requested_subset(tmp_path: Path) -> None:
+    from mgqe.trainer.experiments.runner import run_experiment
+
+    other = cells("table5", [2], backbones=["rating"], methods=["FE"])[0]
+    path = cache_path(tmp_path, other.cfg)
+    path.parent.mkdir(parents=True)
+    rec = fake_record(0.0, 2)
+    rec["metrics"] = {s: {"rmse": 0.9} for s in ("valid", "test")}
+    path.write_text(json.dumps(rec))
+    run_experiment("table5", tmp_path, [0], backbones=["relevance"], report_only=True)
+    row = next(r for r in json.loads((tmp_path / "table5.json").read_text())["rows"]
+               if (r["group"], r["row"]) == ("rating", "FE"))
+    assert row["finished_seeds"] == [2] and row["planned_seeds"] == [0, 1, 2]
+    run_experiment("table5", tmp_path, [0], overrides={"epochs": 3}, report_only=True)
+    assert (tmp_path / "table5-epochs=3.md").is_file()
+    assert "--set epochs=3" in (tmp_path / "README.md").read_text()

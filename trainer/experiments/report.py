@@ -151,17 +151,22 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
     return note
 
 
-def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], results: Path) -> dict[str, Any]:
-    """Write results/<name>.json and .md (and .png for figures) from the cached records in `done`."""
+def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], results: Path,
+                 stem: str | None = None, command: str | None = None) -> dict[str, Any]:
+    """Write results/<stem>.json and .md (and .png for figures) from the cached records in `done`.
+
+    stem defaults to `name`; a run with config overrides (e.g. --set epochs=40) gets its own stem."""
     results.mkdir(parents=True, exist_ok=True)
+    stem = stem or name
+    command = command or COMMAND.format(name=name)
     rows = aggregate(done)
     missing = [f"{c.group}/{c.row}/seed {c.cfg.seed} ({config_hash(c.cfg)})" for c, r in done if r is None]
-    report: dict[str, Any] = {"experiment": name, "command": COMMAND.format(name=name), "rows": rows,
+    report: dict[str, Any] = {"experiment": name, "command": command, "rows": rows,
                               "unfinished_cells": missing}
-    md = [f"# {name}", "", f"Generated from `results/cache/` by `{COMMAND.format(name=name)}` "
+    md = [f"# {stem}", "", f"Generated from `results/cache/` by `{command}` "
           "(test split; mean ± sample std over the finished seeds).", ""]
     if name.startswith("fig") and any(r is not None for _, r in done):
-        png = results / f"{name}.png"
+        png = results / f"{stem}.png"
         note = _plot(name, png, done, results)
         report["png"] = png.name
         md += [f"![{name}]({png.name})", "", note, ""]
@@ -171,8 +176,8 @@ def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], resu
         md += ["Compressed vs full embedding (test HR@10):", *checks, ""]
     if missing:
         md += ["Unfinished cells (not yet trained):", *[f"- {m}" for m in missing], ""]
-    (results / f"{name}.json").write_text(json.dumps(report, indent=1))
-    (results / f"{name}.md").write_text("\n".join(md))
+    (results / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    (results / f"{stem}.md").write_text("\n".join(md))
     return report
 
 
@@ -224,10 +229,15 @@ def write_index(results: Path) -> Path:
 
     parts = [INTRO]
     total = 0.0
+    stems = []
     for name in EXPERIMENTS:
-        j, md = results / f"{name}.json", results / f"{name}.md"
-        if not j.is_file() or not md.is_file():
+        if not (results / f"{name}.json").is_file():
             parts.append(f"## {name}\n\nNot run yet: `{COMMAND.format(name=name)}`.\n")
+        stems += [name] if (results / f"{name}.json").is_file() else []
+        stems += sorted(p.stem for p in results.glob(f"{name}-*.json"))
+    for name in stems:
+        j, md = results / f"{name}.json", results / f"{name}.md"
+        if not md.is_file():
             continue
         rep = json.loads(j.read_text())
         secs = sum(r["seconds"]["mean"] * len(r["finished_seeds"]) for r in rep["rows"] if "seconds" in r)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from mgqe.trainer.config import NOT_HASHED
 from mgqe.trainer.experiments.cells import Cell, CellBusyError, cached, run_cell
 from mgqe.trainer.experiments.suite import cells
+
+REPORT_SEEDS = (0, 1, 2)
 
 
 def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[str] | None = None,
@@ -34,6 +38,13 @@ def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[s
             except CellBusyError as e:  # another process has it; the report lists it as unfinished
                 print(f"[{name}] skipped: {e}", file=sys.stderr)
         done.append((c, rec))
-    write_report(name, done, results)
+    # the report always covers the whole experiment (every backbone and row, seeds 0-2 and any asked for),
+    # so running a subset never hides cells finished by an earlier or concurrent run
+    full = cells(name, sorted(set(seeds) | set(REPORT_SEEDS)), None, None, overrides)
+    hashed = {k: v for k, v in (overrides or {}).items() if k not in NOT_HASHED}
+    stem = name + "".join(f"-{k}={json.dumps(v, separators=(',', ':'))}" for k, v in sorted(hashed.items()))
+    command = f"mgqe-train experiment {name}" + "".join(
+        f" --set {k}={json.dumps(v, separators=(',', ':'))}" for k, v in sorted(hashed.items()))
+    write_report(name, [(c, cached(results, c.cfg)) for c in full], results, stem=stem, command=command)
     write_index(results)
     return done
