@@ -61,9 +61,10 @@ def similarity_matrix(codes: np.ndarray, members: list[np.ndarray]) -> np.ndarra
     return sim
 
 
-def genre_similarity(npz: Path, cfg: TrainConfig) -> tuple[np.ndarray, list[int]]:
+def genre_similarity(npz: Path, cfg: TrainConfig) -> tuple[np.ndarray, list[int], list[float]]:
     """Figure 8 matrix of one trained cell from its saved item arrays (run_cell writes item_arrays.npz),
-    and the number of movies per genre."""
+    the number of movies per genre, and the share of them in the head group (MGQE: K_1 codes; the tail
+    has fewer codes, so equal codes are likelier by chance there; SQ: 1.0)."""
     from mgqe.trainer.data.items import load_item_info
 
     with np.load(npz) as f:
@@ -71,4 +72,6 @@ def genre_similarity(npz: Path, cfg: TrainConfig) -> tuple[np.ndarray, list[int]
     info = load_item_info(cfg.dataset, cfg.data_dir)
     movie_genres = dict(zip(info.ids.tolist(), info.genres, strict=True))
     members = genre_members(arrays["item_vocab"], movie_genres)
-    return similarity_matrix(item_codes(arrays), members), [int(m.size) for m in members]
+    head = arrays["item.codes.g0"].shape[0] if "item.codes.g0" in arrays else arrays["item_vocab"].size
+    shares = [float((m < head).mean()) if m.size else 0.0 for m in members]
+    return similarity_matrix(item_codes(arrays), members), [int(m.size) for m in members], shares

@@ -121,7 +121,10 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
             ax.set_title(bb)
             ax.set_xlabel("epoch")
             ax.set_ylabel("training loss")
-            ax.legend()
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend()
+            else:
+                ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes)
         note = ""
     else:  # fig8
         from mgqe.trainer.experiments.genres import GENRES, genre_similarity
@@ -134,14 +137,15 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
                 verdicts.append(f"- {c.row}: {npz} is missing (the run directory is not kept in git); "
                                 "rerun the cell to draw it")
                 continue
-            sim, counts = genre_similarity(npz, c.cfg)
+            sim, counts, shares = genre_similarity(npz, c.cfg)
             im = ax.imshow(sim, cmap="viridis")
             ax.set_xticks(range(len(GENRES)), GENRES, rotation=30)
             ax.set_yticks(range(len(GENRES)), GENRES)
             ax.set_title(f"GMF {c.row}: mean code similarity")
             fig.colorbar(im, ax=ax)
             diag = bool(all(sim[i, i] >= sim[i].max() - 1e-12 for i in range(len(GENRES))))
-            verdicts.append(f"- {c.row}: movies per genre {dict(zip(GENRES, counts, strict=True))}; "
+            verdicts.append(f"- {c.row}: movies per genre {dict(zip(GENRES, counts, strict=True))}; share in "
+                            f"the head group {dict(zip(GENRES, np.round(shares, 2).tolist(), strict=True))}; "
                             f"diagonal dominates every row: **{diag}**; matrix "
                             f"{json.dumps(np.round(sim, 4).tolist())}")
         note = "\n".join(verdicts)
