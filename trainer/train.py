@@ -5,9 +5,13 @@ on validation every `eval_every` epochs (JSON lines in `<out_dir>/metrics.jsonl`
 validation metric (HR@10, or no selection for regression) -> reload the best epoch -> `finalize()` every
 embedding table (SQ quantizes, DPQ/MGQE refresh codes) -> evaluate valid and test on the final codes.
 
-Checkpoints in `<out_dir>`: `last.pt` (model + optimizer state_dicts, loaded with weights_only=True),
-`best.pt` (model state_dict of the best epoch), `state.json` (epoch, best metric, history, config hash).
-`train_model(cfg, resume=True)` continues from `last.pt` when its config hash matches.
+Checkpoints in `<out_dir>`: `last.pt` (model + optimizer state_dicts, the loop state and the torch RNG state,
+loaded with weights_only=True), `best.pt` (model state_dict of the best epoch), `state.json` (epoch, best
+metric, history, config hash: a readable copy of last.pt's loop state). Every file is written to a temporary
+name and renamed, so a run killed at any point leaves complete files of one finished epoch.
+`train_model(cfg, resume=True)` continues from `last.pt` when its config hash matches, and ends with the same
+weights as the run left alone (same batches from the per-epoch sampling stream, same dropout from the
+restored RNG).
 """
 
 from __future__ import annotations
@@ -139,6 +143,12 @@ def _save_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def _save_torch(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)  # a kill mid-save leaves the previous complete checkpoint
+
+
 def _better(a: float, b: float | None, higher: bool) -> bool:
     return b is None or (a > b if higher else a < b)
 
@@ -173,10 +183,16 @@ def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> Tra
             raise ConfigError(f"cannot resume {out}: it holds config {st.get('config_hash')}, "
                               f"this config is {h}")
         ck = torch.load(out / "last.pt", map_location=device, weights_only=True)
+        # the loop state saved with the weights (state.json may be one epoch behind after a kill)
+        st = ck.get("state", st)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        if "rng" in ck:  # dropout continues the stream the uninterrupted run would have used
+            torch.set_rng_state(ck["rng"].cpu())
         start, best, best_epoch, stale = st["epoch"] + 1, st["best"], st["best_epoch"], st["stale"]
         history = st["history"]
+        # drop log lines of an epoch that was logged but not checkpointed before the interruption
+        log_path.write_text("".join(json.dumps(rec) + "\n" for rec in history))
     else:
         log_path.write_text("")
     _save_json(out / "config.json", {"config": cfg.to_dict(), "config_hash": h})
@@ -209,15 +225,17 @@ def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> Tra
             if obj.primary == "rmse" or _better(v, best, obj.higher_is_better):
                 # regression has no validation split: keep the last epoch rather than select on test
                 best, best_epoch, stale = v, epoch, 0
-                torch.save(model.state_dict(), out / "best.pt")
+                _save_torch(model.state_dict(), out / "best.pt")
             else:
                 stale += 1
         history.append(rec)
         with log_path.open("a") as f:
             f.write(json.dumps(rec) + "\n")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, out / "last.pt")
-        _save_json(state_path, {"config_hash": h, "epoch": epoch, "best": best, "best_epoch": best_epoch,
-                                "stale": stale, "history": history})
+        state = {"config_hash": h, "epoch": epoch, "best": best, "best_epoch": best_epoch, "stale": stale,
+                 "history": history}
+        _save_torch({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                     "rng": torch.get_rng_state()}, out / "last.pt")
+        _save_json(state_path, state)
         if cfg.progress:
             tqdm.write(json.dumps(rec))
         if cfg.patience and stale >= cfg.patience:
