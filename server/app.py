@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     for r in (scoring.router, models.router, health.router):  # hot routes first: matching is in order
         app.include_router(r)
+    app.router.routes[:0] = scoring.fast_routes()  # plain routes ahead of their documented FastAPI twins
     if settings.admin_token is not None:
         app.include_router(admin.router)
     return app

@@ -215,6 +215,11 @@ class PQTable:
 
     def decode(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
+        if rows.size:  # the common case of a query: every row in one group, no per-group masks
+            lo, hi = int(rows.min()), int(rows.max())
+            for g in self.groups:
+                if g.start <= lo and hi < g.stop:
+                    return g.decode(rows - g.start)
         out = np.empty((rows.shape[0], self.d), np.float32)
         for g in self.groups:
             sel = np.flatnonzero((rows >= g.start) & (rows < g.stop))

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from mgqe.proto.api import (
     EmbeddingsRequest,
@@ -158,3 +159,31 @@ async def embeddings(request: Request, model: str) -> Response:
             model=m.name, version=m.version, table=req.table, ids=list(req.ids), vectors=vectors
         )
     )
+
+
+def fast_routes() -> list[Route]:
+    """The POST endpoints above as plain Starlette routes, for the app to mount AHEAD of the FastAPI ones.
+
+    The handlers only take the Request and the path's model name (they parse and validate their own
+    bodies), so FastAPI's per-request dependency solving and parameter validation buy nothing here and cost
+    a sizeable share of a small model's request (see docs/bench_serving.md). The FastAPI routes stay
+    registered behind these: they never match first, but they document the endpoints in the OpenAPI schema.
+    Errors still go through the app's exception handlers, metrics see the same route templates.
+    """
+    handlers = {
+        "score": score,
+        "recommend": recommend,
+        "similar": similar,
+        "relevance": relevance,
+        "embeddings": embeddings,
+    }
+
+    def route(name: str, handler: Callable[[Request, str], object]) -> Route:
+        async def call(request: Request) -> Response:
+            request.scope["route"] = r  # what the metrics middleware labels requests with (the template)
+            return await handler(request, request.path_params["model"])  # type: ignore[misc, no-any-return]
+
+        r = Route(f"/v1/models/{{model}}/{name}", call, methods=["POST"], include_in_schema=False)
+        return r
+
+    return [route(name, h) for name, h in handlers.items()]

@@ -41,6 +41,8 @@ def test_decode_and_inner_match_reference(method: str, tmp_path: Path) -> None:
     ref = reference_table(method, cfg, art.arrays)
     rows = np.array([0, 1, 49, 50, 51, 499, 7])
     np.testing.assert_allclose(table.decode(rows), ref[rows], rtol=1e-6, atol=1e-6)
+    for one_group in ([3, 1], [60, 499, 70]):  # rows of a single group take a shortcut in PQTable.decode
+        np.testing.assert_allclose(table.decode(np.array(one_group)), ref[one_group], rtol=1e-6, atol=1e-6)
     Q = np.random.default_rng(1).normal(size=(3, cfg.d)).astype(np.float32)
     np.testing.assert_allclose(table.inner(Q), Q @ ref.T, rtol=1e-4, atol=1e-4)
 

@@ -175,6 +175,8 @@ def test_metrics_exposed(client: TestClient) -> None:
     assert 'mgqe_model_version_info{model="gmf",version="v1"} 1.0' in text
     assert 'mgqe_reloads_total{model="sasrec",outcome="loaded"} 1.0' in text
     assert "mgqe_request_seconds_bucket" in text
+    # the scoring endpoints are served by plain Starlette routes (fast_routes) under the same templates
+    assert 'route="/v1/models/{model}/recommend",status="200"' in text
 
 
 def test_thread_pool_path_matches_inline(client: TestClient, store: Path, make_client, ref: dict) -> None:  # type: ignore[no-untyped-def]
