@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +105,18 @@ def _train_ranks(cfg: TrainConfig, device: torch.device, backend: str, t0: float
     n_users, n_items = vocab_sizes(cfg, data)
     spec = cfg.model_spec(n_users, n_items)
     model = build_model(cfg, spec, n_items).to(device)
-    step = DistributedDataParallel(
-        _Step(model, obj),
-        device_ids=[device.index] if device.type == "cuda" else None,
-        broadcast_buffers=False,
-        find_unused_parameters=cfg.method in ("dpq", "mgqe"),  # a batch may miss a group's centroids
-    )
+    # Code buffers are rank-local during training (see module docstring): no buffer sync at all. Newer
+    # torch deprecates broadcast_buffers, but its replacement still syncs at init, which gloo cannot do for
+    # the int16 code buffers ("Invalid scalar type"); the deprecation notice itself says to keep it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+        step = DistributedDataParallel(
+            _Step(model, obj),
+            device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False,
+            # per-group centroid tables (unshared variants): a batch may miss a group entirely
+            find_unused_parameters=cfg.method == "mgqe" and cfg.variant != "shared_k",
+        )
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     out = Path(cfg.out_dir)
     h = config_hash(cfg)
