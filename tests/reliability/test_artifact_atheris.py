@@ -1,0 +1,26 @@
+"""Smoke run of bench/fuzz_artifact_atheris.py (slow: ~30 s): 2,000 coverage-guided inputs against the
+artifact reader end in success or a named ArtifactError, and the report names how many were tried."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "fuzz_artifact_atheris.py"
+
+
+@pytest.mark.slow
+def test_atheris_smoke(tmp_path: Path) -> None:
+    pytest.importorskip("atheris", reason="atheris is optional: .venv/bin/pip install atheris")
+    spec = importlib.util.spec_from_file_location("fuzz_artifact_atheris", BENCH)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--runs", "2000", "--seconds", "120", "--out", str(tmp_path / "r")]) == 0
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["libfuzzer_runs"] == 2000 and not res["crashed"]
+    assert sum(res["outcomes"].values()) == res["inputs_counted"] >= 2000 - 500
+    assert set(res["outcomes"]) - {"ok"}, "no damaged input reached the reader"
