@@ -12,9 +12,9 @@ Metric names are "<split>.<metric>" as stored in the artifact header, e.g. "vali
 
 Data: a synthetic dataset is used only when named. A real dataset is read from [train].data_dir or
 $MGQE_DATA_DIR; when it is not there and `download` is on, the official ml-1m archive is fetched
-(checksum-verified) into $MGQE_DATA_DIR (or ~/.cache/mgqe/data when unset); "ml-1m-sasrec", which GroupLens
-does not distribute, then falls back to "ml-1m" with a printed notice. Otherwise DataUnavailableError says
-both ways to get data and names `--dataset synthetic`.
+(checksum-verified) into $MGQE_DATA_DIR (or ~/.cache/mgqe/data when unset or not writable);
+"ml-1m-sasrec", which GroupLens does not distribute, then falls back to "ml-1m" with a printed notice.
+Otherwise DataUnavailableError says both ways to get data and names `--dataset synthetic`.
 """
 
 from __future__ import annotations
@@ -168,8 +168,10 @@ def load_pipeline_config(path: str | Path) -> PipelineConfig:
 
 
 def _default_download_dir() -> Path:
+    """$MGQE_DATA_DIR when it is writable (a read-only data mount, as in the trainer container, is not),
+    else the user's cache directory."""
     env = os.environ.get("MGQE_DATA_DIR")
-    if env:
+    if env and (not Path(env).exists() or os.access(env, os.W_OK)):
         return Path(env)
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "mgqe" / "data"
