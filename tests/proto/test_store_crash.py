@@ -129,15 +129,21 @@ def test_kill_at_random_moments(tmp_path: Path) -> None:
     _payload(src, 1, 1_000_000)
     st.publish(store, "m", src, keep=2, validate=None)
     for _ in range(5):
+        before = st.version_number(st.current_version(store, "m") or "v1")
         proc = _run_child(store, src, kill_at=0, when="never", loop=True)
-        time.sleep(0.12 + rng.random() * 0.3)  # child start-up takes ~0.1 s; then it publishes repeatedly
+        # wait until the child is inside its publish loop (start-up time varies with load), then kill it
+        # at a random moment of the following publishes
+        deadline = time.monotonic() + 60
+        while st.version_number(st.current_version(store, "m") or "v1") == before:
+            assert time.monotonic() < deadline and proc.poll() is None, "the child never published"
+            time.sleep(0.005)
+        time.sleep(rng.random() * 0.2)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)
         assert proc.returncode == -signal.SIGKILL
         versions = [v.version for v in st.list_versions(store, "m")]
         _assert_valid(store, set(versions))
         assert len(versions) <= 3  # keep=2, plus at most one renamed in before its pruning ran
-    assert st.version_number(st.current_version(store, "m") or "v1") > 1, "the child never published"
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
