@@ -23,5 +23,9 @@ class DataFormatError(DataError):
     """A data file exists but does not parse as the expected format."""
 
 
+class NoInteractionsError(DataFormatError, ValueError):
+    """A data file parsed but holds no interactions (e.g. an empty ratings file)."""
+
+
 class ChecksumError(DataError):
     """A downloaded archive does not have the expected sha256."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mgqe.trainer.data.errors import NoInteractionsError
 from mgqe.trainer.data.interactions import Interactions
 
 
@@ -86,7 +87,7 @@ def leave_last_out(data: Interactions) -> SplitData:
     """Split each user's time-ordered history: last -> test, second to last -> validation, rest -> train."""
     users, items = data.users, data.items
     if users.size == 0:
-        raise ValueError(f"{data.label}: no interactions")
+        raise NoInteractionsError(f"{data.label}: no interactions in {data.source}")
     if (np.diff(users) < 0).any():
         raise ValueError(f"{data.label}: rows must be grouped by user (see group_by_user)")
     N = users.size
