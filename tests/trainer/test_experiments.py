@@ -152,3 +152,10 @@ def test_report_covers_cells_outside_the_requested_subset(tmp_path: Path) -> Non
     run_experiment("table5", tmp_path, [0], overrides={"epochs": 3}, report_only=True)
     assert (tmp_path / "table5-epochs=3.md").is_file()
     assert "--set epochs=3" in (tmp_path / "README.md").read_text()
+
+
+def test_cli_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["experiment", "table3", "--seeds", "0", "--backbones", "gmf", "--methods", "FE",
+            "--results", str(tmp_path), "--data-dir", str(tmp_path / "nodata")]
+    assert main(argv) == 2
+    assert "nodata" in capsys.readouterr().err

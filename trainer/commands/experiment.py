@@ -34,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mgqe.trainer.cli import CLIError
     from mgqe.trainer.config import ConfigError
+    from mgqe.trainer.data.errors import DataError
     from mgqe.trainer.experiments.runner import run_experiment
 
     try:
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         done = run_experiment(args.name, Path(args.results), seeds, args.backbones, args.methods, overrides,
                               report_only=args.report_only)
-    except ConfigError as e:
+    except (ConfigError, DataError) as e:
         raise CLIError(str(e)) from e
     n_done = sum(r is not None for _, r in done)
     print(f"{args.name}: {n_done}/{len(done)} cells finished; report in {args.results}/{args.name}.md")
