@@ -25,6 +25,8 @@ SCAN_CHUNK = 1 << 14
 _THRESHOLD_MIN_N = 1 << 13
 _SAMPLE = 4096  # at most; at least n / 8 rows are skipped between samples
 _OVERSAMPLE = 8
+# Up to this many candidates one lexsort is cheaper than partitioning first (NumPy call overhead dominates).
+_SORT_ALL = 1024
 
 
 def lookup_table(centroids: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -85,6 +87,9 @@ def _sorted_desc(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray,
     idx must be ascending (both callers pass np.flatnonzero or np.arange), so among rows tied with the k-th
     score the first ones by position are the smallest ids.
     """
+    if idx.size <= _SORT_ALL:  # few candidates: one sort beats partition + selection calls
+        order = np.lexsort((idx, -vals))[:k]
+        return idx[order], vals[order]
     if idx.size > k:
         kth = -np.partition(-vals, k - 1)[k - 1]
         above = np.flatnonzero(vals > kth)
