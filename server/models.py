@@ -143,6 +143,9 @@ class LoadedModel:
     def _check_query_kind(self, kind: str) -> None:
         ok = self.model_type != "relevance"
         self._require(f"{kind} queries (it has no users; use similar or relevance)", ok)
+        # only sasrec reads histories; the neumf branches below take user ids without looking at `kind`
+        # (a history sent to neumf ended in an IndexError 500, found by tests/reliability/test_api_fuzz.py)
+        self._require("history queries (send a user)", kind != "history" or self.model_type == "sasrec")
 
     def score(self, kind: str, queries: Sequence, items: Sequence[int]) -> np.ndarray:
         """(B, m) float32 scores of the given items for every query."""

@@ -162,3 +162,18 @@ def _write_long_stats() -> Iterator[None]:
             "by_operation_and_status": dict(sorted(long.items())),
         }
         (ROOT / "docs" / "reliability-fuzz-api.json").write_text(json.dumps(out, indent=1) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        # found by the long run: a history sent to neumf reached the user lookup -> IndexError/TypeError 500
+        ("/v1/models/neumf/recommend", {"histories": [[7, -1]]}, 409),
+        ("/v1/models/neumf/recommend", {"histories": [[-1]]}, 409),
+        ("/v1/models/neumf/score", {"history": [7], "items": [7]}, 409),
+    ],
+)
+def test_fuzz_regressions(path: str, body: dict, status: int) -> None:
+    with TestClient(APP) as client:  # type: ignore[arg-type]
+        r = client.post(path, json=body)
+    assert r.status_code == status, r.text
