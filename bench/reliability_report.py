@@ -104,7 +104,7 @@ Found and fixed: `GET /v1/models/{{model}}` answered an undocumented 404 and the
 the store's CURRENT moves ten times: 5 publishes (one a damaged artifact: valid header, flipped payload byte,
 so `publish` accepts it and the server must refuse it) and 5 rollbacks (one of them back onto the damaged
 version). Each event waits until the expected version is served. The default-run test
-(`test_hot_reload_load.py`) runs the same plan with a 5.6 MiB model and 2 clients and asserts zero failed
+(`test_hot_reload_load.py`) runs the same plan with a 2.8 MiB model and 2 clients and asserts zero failed
 requests, the damaged version never answering, and final RSS within one model version of the start.
 
 Found and fixed: RSS grew by about 2.5 versions over the ten events and stayed there (glibc kept the freed

@@ -48,6 +48,7 @@ def test_bad_dataset_file_named(case: str, tmp_path: Path, capsys: pytest.Captur
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.slow  # ~4 s of torch import; main() above runs the same code in-process
 def test_real_process_one_line_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "ml-100k" / "u.data"
     path.parent.mkdir()
