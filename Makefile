@@ -36,5 +36,6 @@ test: $(VENV)/.installed sysdeps lint
 test-slow: $(VENV)/.installed
 	$(BIN)/pytest -q -m slow
 
+# Starts a local engine first where none runs (needs root, Debian's docker.io + debootstrap; see docs/deploy.md).
 test-docker: $(VENV)/.installed sysdeps
-	$(BIN)/pytest -q -m docker
+	eval "$$(docker/dev-engine.sh)" && $(BIN)/pytest -q -m docker
