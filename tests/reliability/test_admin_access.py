@@ -6,6 +6,7 @@ server container."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def client(small_store: Path) -> TestClient:
+def client(small_store: Path) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(store=small_store, admin_token=TOKEN, log_level="WARNING"))) as c:  # type: ignore[arg-type]
         yield c
 

@@ -103,7 +103,7 @@ def loaded() -> Iterator[None]:
     shutil.rmtree(TMP, ignore_errors=True)
 
 
-FUZZ = {"deadline": None, "suppress_health_check": list(HealthCheck), "derandomize": True}
+FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 def _check(case: schemathesis.Case, run: str, token: bool) -> None:
@@ -114,27 +114,27 @@ def _check(case: schemathesis.Case, run: str, token: bool) -> None:
 
 
 @generated.parametrize()
-@settings(max_examples=4, **FUZZ)
+@settings(FUZZ, max_examples=4)
 def test_generated_schema_no_5xx_and_conforms(case: schemathesis.Case) -> None:
     _check(case, "default", token=False)
 
 
 @served.parametrize()
-@settings(max_examples=4, **FUZZ)
+@settings(FUZZ, max_examples=4)
 def test_served_models_no_5xx_and_conforms(case: schemathesis.Case) -> None:
     _check(case, "default", token=True)
 
 
 @pytest.mark.slow
 @generated.parametrize()
-@settings(max_examples=150, **FUZZ)
+@settings(FUZZ, max_examples=150)
 def test_long_generated_schema(case: schemathesis.Case) -> None:
     _check(case, "long", token=False)
 
 
 @pytest.mark.slow
 @served.parametrize()
-@settings(max_examples=150, **FUZZ)
+@settings(FUZZ, max_examples=150)
 def test_long_served_models(case: schemathesis.Case) -> None:
     _check(case, "long", token=True)
 
