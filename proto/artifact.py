@@ -40,6 +40,7 @@ from .errors import (
     HeaderDecodeError,
     HeaderSizeError,
     HeaderValidationError,
+    KnownItemsError,
     MetadataError,
     MissingArrayError,
     TrailingDataError,
@@ -56,10 +57,11 @@ PREFIX = struct.Struct("<8sII")  # magic, format version, header length
 ALIGN = 64
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 
-DType = Literal["float32", "int64", "uint8", "uint16"]
+DType = Literal["float32", "int64", "int32", "uint8", "uint16"]
 _NP_DTYPES: dict[str, np.dtype] = {
     "float32": np.dtype("<f4"),
     "int64": np.dtype("<i8"),
+    "int32": np.dtype("<i4"),
     "uint8": np.dtype("u1"),
     "uint16": np.dtype("<u2"),
 }
@@ -137,7 +139,8 @@ class ArtifactHeader(_Strict):
 
 @dataclass(frozen=True)
 class Artifact:
-    """A read artifact. arrays: codes (n_i, D_i) uint8/uint16 unpacked, floats float32, vocab (n,) int64."""
+    """A read artifact. arrays: codes (n_i, D_i) uint8/uint16 unpacked, floats float32, vocab (n,) int64,
+    optional known.indptr (n_users + 1,) int64 and known.items (nnz,) int32."""
 
     header: ArtifactHeader
     arrays: dict[str, np.ndarray]
@@ -199,6 +202,56 @@ def is_dense_name(name: str) -> bool:
     return name.startswith("dense.") and len(name) > len("dense.")
 
 
+# The users' known (training) items, CSR by internal user id: user u's internal item ids are
+# known.items[known.indptr[u] : known.indptr[u + 1]]. Optional serving metadata (not model weights), allowed
+# only with a "user" table; both arrays or neither.
+KNOWN_INDPTR, KNOWN_ITEMS = "known.indptr", "known.items"
+KNOWN_NAMES = (KNOWN_INDPTR, KNOWN_ITEMS)
+
+
+def _check_known_names(spec: ModelSpec, names: list[str], where: str) -> None:
+    """Known items need a user table and come as a pair (UnexpectedArrayError / MissingArrayError)."""
+    present = [n for n in KNOWN_NAMES if n in names]
+    if present and "user" not in spec.tables:
+        raise UnexpectedArrayError(
+            f"{where} {present[0]!r}: known items need a 'user' table; "
+            f"model type {spec.model_type!r} has none"
+        )
+    if len(present) == 1:
+        other = KNOWN_INDPTR if present[0] == KNOWN_ITEMS else KNOWN_ITEMS
+        raise MissingArrayError(f"{where} {present[0]!r} comes without {other!r}: known items need both")
+
+
+def known_shapes(spec: ModelSpec, nnz: int) -> dict[str, ArraySpec]:
+    """Shapes and dtypes of known.indptr (n_users + 1,) int64 and known.items (nnz,) int32."""
+    return {
+        KNOWN_INDPTR: ArraySpec((spec.tables["user"].n + 1,), "int64"),
+        KNOWN_ITEMS: ArraySpec((nnz,), "int32"),
+    }
+
+
+def check_known_items(spec: ModelSpec, indptr: np.ndarray, items: np.ndarray) -> None:
+    """Raise KnownItemsError unless indptr (n_users + 1,) is a valid CSR row pointer over items (nnz,), whose
+    entries are internal item ids in [0, n_items). Shapes are checked by the caller."""
+    n_items = spec.tables["item"].n
+    if indptr[0] != 0:
+        raise KnownItemsError(f"{KNOWN_INDPTR} starts at {int(indptr[0])}, expected 0")
+    steps = np.diff(indptr)
+    if steps.size and int(steps.min()) < 0:
+        u = int(np.argmax(steps < 0))
+        raise KnownItemsError(
+            f"{KNOWN_INDPTR} decreases at user row {u} ({int(indptr[u])} -> {int(indptr[u + 1])})"
+        )
+    if indptr[-1] != items.size:
+        raise KnownItemsError(
+            f"{KNOWN_INDPTR} ends at {int(indptr[-1])}, {KNOWN_ITEMS} has {items.size} entries"
+        )
+    if items.size and (int(items.min()) < 0 or int(items.max()) >= n_items):
+        raise KnownItemsError(
+            f"{KNOWN_ITEMS} must hold internal item ids in [0, {n_items}), got [{items.min()}, {items.max()}]"
+        )
+
+
 # ---- writer -------------------------------------------------------------------------------------------
 
 
@@ -213,10 +266,12 @@ def write_artifact(
     """Validate `arrays` against `spec`, bit-pack the codes and write the artifact atomically.
 
     arrays: the names of config.py's docstring (codes UNPACKED as integer (n_i, D_i) arrays, floats float32),
-    "vocab.user"/"vocab.item" (n,) integer external ids, "dense.<name>" float32 backbone weights.
+    "vocab.user"/"vocab.item" (n,) integer external ids, "dense.<name>" float32 backbone weights, and
+    optionally (models with a user table) "known.indptr" (n_users + 1,) / "known.items" (nnz,) integer CSR of
+    each user's training items as internal item ids (stored int64 / int32).
     provenance gets a "created" UTC timestamp unless it has one. Returns the header written.
     Raises MissingArrayError, UnexpectedArrayError, ArrayMismatchError, CodeRangeError, VocabularyError,
-    MetadataError or HeaderSizeError; the target path is untouched on any error.
+    KnownItemsError, MetadataError or HeaderSizeError; the target path is untouched on any error.
     """
     payloads = _encode_arrays(spec, arrays)
     prov = dict(provenance or {})
@@ -264,8 +319,9 @@ def _encode_arrays(
 ) -> dict[str, tuple[DType, tuple[int, ...], int | None, bytes]]:
     """Check every array against the spec and turn it into (dtype, shape, bits, bytes), in file order."""
     required = required_arrays(spec)
+    _check_known_names(spec, list(arrays), "array")
     for name in arrays:
-        if name not in required and not is_dense_name(name):
+        if name not in required and name not in KNOWN_NAMES and not is_dense_name(name):
             raise UnexpectedArrayError(
                 f"array {name!r} is not defined by the spec (expected {sorted(required)}); "
                 "dense weights must be named 'dense.<name>'"
@@ -289,10 +345,38 @@ def _encode_arrays(
             out[name] = ("int64", req.shape, None, _vocab_bytes(name, a))
         else:
             out[name] = ("float32", req.shape, None, _float32_bytes(name, a))
+    if KNOWN_INDPTR in arrays:
+        out |= _known_bytes(spec, np.asarray(arrays[KNOWN_INDPTR]), np.asarray(arrays[KNOWN_ITEMS]))
     for name in sorted(n for n in arrays if is_dense_name(n)):
         a = np.asarray(arrays[name])
         out[name] = ("float32", tuple(int(s) for s in a.shape), None, _float32_bytes(name, a))
     return out
+
+
+def _known_bytes(
+    spec: ModelSpec, indptr: np.ndarray, items: np.ndarray
+) -> dict[str, tuple[DType, tuple[int, ...], int | None, bytes]]:
+    """Check the known-items CSR and encode it: indptr as int64, items as int32."""
+    for name, a in ((KNOWN_INDPTR, indptr), (KNOWN_ITEMS, items)):
+        if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
+            raise ArrayMismatchError(f"array {name!r} must hold integers, got {a.dtype}")
+    if items.ndim != 1:
+        raise ArrayMismatchError(f"array {KNOWN_ITEMS!r} must be 1-D, got shape {items.shape}")
+    want = known_shapes(spec, items.size)[KNOWN_INDPTR].shape
+    if indptr.shape != want:
+        raise ArrayMismatchError(
+            f"array {KNOWN_INDPTR!r} has shape {indptr.shape}, the user table needs {want} (n_users + 1)"
+        )
+    if indptr.dtype == np.uint64 and indptr.size and int(indptr.max()) > np.iinfo(np.int64).max:
+        raise ArrayMismatchError(f"array {KNOWN_INDPTR!r} has offsets beyond the int64 range")
+    if spec.tables["item"].n > np.iinfo(np.int32).max:
+        raise ArrayMismatchError(f"{spec.tables['item'].n} items do not fit the int32 ids of {KNOWN_ITEMS!r}")
+    indptr = indptr.astype(np.int64)  # signed before np.diff: unsigned steps would wrap instead of going < 0
+    check_known_items(spec, indptr, items)  # on the given dtype: a cast must not hide an out-of-range id
+    return {
+        KNOWN_INDPTR: ("int64", want, None, indptr.astype("<i8").tobytes()),
+        KNOWN_ITEMS: ("int32", (items.size,), None, items.astype("<i4").tobytes()),
+    }
 
 
 def _float32_bytes(name: str, a: np.ndarray) -> bytes:
@@ -386,7 +470,8 @@ def read_artifact(path: str | Path, *, verify_checksums: bool = True) -> Artifac
     """Read, validate and decode an artifact. See `Artifact` for the returned arrays' dtypes and shapes.
 
     The whole structure is validated before the data section is read; then padding, checksums (unless
-    verify_checksums=False) and vocabularies are checked. Raises a named ArtifactError on any problem.
+    verify_checksums=False), vocabularies and known items are checked. Raises a named ArtifactError on any
+    problem.
     """
     with _open(path) as f:
         size = os.fstat(f.fileno()).st_size
@@ -399,7 +484,7 @@ def read_artifact(path: str | Path, *, verify_checksums: bool = True) -> Artifac
 
 
 def decode_buffers(header: ArtifactHeader, data: bytearray, *, verify_checksums: bool = True) -> Artifact:
-    """Decode a validated header's data section (padding, checksums, unpacking, vocabularies)."""
+    """Decode a validated header's data section (padding, checksums, unpacking, vocabularies, known items)."""
     view = memoryview(data)
     pos = 0
     arrays: dict[str, np.ndarray] = {}
@@ -422,6 +507,8 @@ def decode_buffers(header: ArtifactHeader, data: bytearray, *, verify_checksums:
             arrays[b.name] = arr.astype(arr.dtype.newbyteorder("="), copy=False)
     for t in header.spec.tables:
         check_vocabulary(f"vocab.{t}", arrays[f"vocab.{t}"])
+    if KNOWN_INDPTR in arrays:
+        check_known_items(header.spec, arrays[KNOWN_INDPTR], arrays[KNOWN_ITEMS])
     return Artifact(header=header, arrays=arrays)
 
 
@@ -524,6 +611,9 @@ def check_layout(header: ArtifactHeader) -> int:
 def _check_against_spec(header: ArtifactHeader) -> None:
     required = required_arrays(header.spec)
     names = [b.name for b in header.buffers]
+    _check_known_names(header.spec, names, "buffer")
+    if KNOWN_ITEMS in names:
+        required |= known_shapes(header.spec, header.buffer(KNOWN_ITEMS).count)
     for b in header.buffers:
         if b.name in required:
             req = required[b.name]

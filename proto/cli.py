@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import sizes, store_cli
-from .artifact import ArtifactHeader, read_artifact, read_header
+from .artifact import KNOWN_NAMES, ArtifactHeader, read_artifact, read_header
 from .config import EmbeddingConfig
 from .errors import ArtifactError
 
@@ -38,7 +38,9 @@ def size_report(header: ArtifactHeader, file_size: int) -> dict[str, Any]:
     """Where every byte of the file goes, per table next to its Table 1 size (sizes.py).
 
     Categories add up to file_size exactly: prefix_and_header + embedding payloads + vocabularies + dense +
-    alignment_padding. A table's payload (its code and float buffers) is Table 1 bits / 8 plus the padding of
+    known_items + alignment_padding. known_items (the users' training items, known.*) is serving metadata,
+    neither a model weight nor part of the Table 1 size.
+    A table's payload (its code and float buffers) is Table 1 bits / 8 plus the padding of
     each code buffer to a whole byte (code_byte_padding_bits).
     """
     tables: dict[str, Any] = {}
@@ -78,6 +80,7 @@ def size_report(header: ArtifactHeader, file_size: int) -> dict[str, Any]:
         }
     vocab = {b.name: b.nbytes for b in header.buffers if b.name.startswith("vocab.")}
     dense = [b for b in header.buffers if b.name.startswith("dense.")]
+    known = [b for b in header.buffers if b.name in KNOWN_NAMES]
     dense_params = sum(b.count for b in dense)
     head = file_size - _data_size(header)
     last = header.buffers[-1] if header.buffers else None
@@ -92,6 +95,8 @@ def size_report(header: ArtifactHeader, file_size: int) -> dict[str, Any]:
         "vocabulary_bytes": sum(vocab.values()),
         "dense_bytes": sum(b.nbytes for b in dense),
         "dense_params": dense_params,
+        "known_items_bytes": sum(b.nbytes for b in known),
+        "known_items": known[-1].count if known else None,
         "alignment_padding_bytes": padding,
         "tables": tables,
         "model_table1_bits": model_bits,
@@ -108,6 +113,13 @@ def _group_of(cfg: EmbeddingConfig, name: str):  # type: ignore[no-untyped-def]
     if ".codes.g" not in name:
         return None
     return cfg.groups[int(name.rsplit(".g", 1)[1])]
+
+
+def _known_line(rep: dict[str, Any]) -> str:
+    if rep["known_items"] is None:
+        return "none (recommend cannot exclude users' known items)"
+    pairs = rep["known_items"]
+    return f"{_fmt_bytes(rep['known_items_bytes'])} ({pairs:,} user-item pairs, not model weights)"
 
 
 def _fmt_bytes(x: float) -> str:
@@ -145,6 +157,7 @@ def format_report(path: str, header: ArtifactHeader, rep: dict[str, Any]) -> str
     lines += [
         f"  vocabularies (int64)       {_fmt_bytes(rep['vocabulary_bytes'])}",
         f"  dense weights              {_fmt_bytes(rep['dense_bytes'])} ({rep['dense_params']:,} float32)",
+        f"  known items (CSR)          {_known_line(rep)}",
         f"  alignment padding          {_fmt_bytes(rep['alignment_padding_bytes'])}",
         f"model size (Table 1, embeddings + dense): {rep['model_table1_bits']:,} bits = "
         f"{rep['model_size_vs_full_embedding']:.1%} of the full-embedding model",

@@ -71,6 +71,11 @@ class VocabularyError(ArtifactError):
     """An id vocabulary repeats an external id, so the external -> internal mapping is ambiguous."""
 
 
+class KnownItemsError(ArtifactError):
+    """The users' known items (CSR `known.indptr` / `known.items`) are inconsistent: indptr does not start
+    at 0, decreases or does not end at the number of items, or an item id lies outside [0, n_items)."""
+
+
 class ChecksumError(ArtifactError):
     """A buffer's SHA-256 differs from the header: the payload was damaged."""
 

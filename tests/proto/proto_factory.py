@@ -55,3 +55,14 @@ def gmf_spec(method: str = "mgqe", n_users: int = 7, n_items: int = 10, d: int =
         tables={"user": table(method, n_users, d), "item": table(method, n_items, d)},
         hparams={"task": "ranking"},
     )
+
+
+def random_known(spec: ModelSpec, seed: int = 0, max_per_user: int = 4) -> dict[str, np.ndarray]:
+    """known.indptr (n_users + 1,) int64 / known.items (nnz,) int64: 0..max_per_user distinct items per
+    user (some users have none)."""
+    rng = np.random.default_rng(seed)
+    n_items = spec.tables["item"].n
+    per_user = [np.sort(rng.choice(n_items, size=int(rng.integers(0, max_per_user + 1)), replace=False))
+                for _ in range(spec.tables["user"].n)]
+    indptr = np.concatenate([[0], np.cumsum([len(p) for p in per_user])]).astype(np.int64)
+    return {"known.indptr": indptr, "known.items": np.concatenate(per_user).astype(np.int64)}

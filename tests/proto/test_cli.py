@@ -68,7 +68,8 @@ def test_inspect_categories_add_up_to_file_size(tmp_path: Path, capsys: pytest.C
     write_artifact(path, spec, random_arrays(spec, dense={"out.weight": (1, 3), "out.bias": (1,)}))
     rc, out, _ = run(capsys, "inspect", str(path), "--json")
     rep = json.loads(out)["sizes"]
-    parts = ("prefix_and_header_bytes", "embedding_payload_bytes", "vocabulary_bytes", "dense_bytes")
+    parts = ("prefix_and_header_bytes", "embedding_payload_bytes", "vocabulary_bytes", "dense_bytes",
+             "known_items_bytes")
     assert rc == 0 and sum(rep[k] for k in parts) + rep["alignment_padding_bytes"] == path.stat().st_size
     item = rep["tables"]["item"]
     assert item["code_byte_padding_bits"] == 8 * math.ceil(45 / 8) - 45
