@@ -3,8 +3,9 @@
 `export_artifact(model, data, path, metrics, provenance)` writes what the server needs: the ModelSpec
 (rebuilt from the model: backbone type, every table's EmbeddingConfig, backbone hparams), each table's
 arrays (`user.*`, `item.*`: weights, factors, or codes + centroids after `finalize()`), the backbone's
-dense weights as `dense.<state_dict key>` float32, and the external-id vocabularies `vocab.user` /
-`vocab.item` (entry i = original id of internal id i).
+dense weights as `dense.<state_dict key>` float32, the external-id vocabularies `vocab.user` /
+`vocab.item` (entry i = original id of internal id i), and for GMF / NeuMF trained on a ranking split each
+user's training items `known.indptr` / `known.items` (so the server's recommend can exclude them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import nn
 from mgqe.proto.artifact import ArtifactHeader, write_artifact
 from mgqe.proto.config import ModelSpec
 
+from .data.protocol import SplitData
 from .models import GMF, NeuMF, Relevance, SASRec
 from .models.factory import dense_state_dict, embedding_modules
 from .objectives import PairData
@@ -74,7 +76,17 @@ def model_arrays(model: nn.Module, data: Any) -> dict[str, np.ndarray]:
         arrays[f"vocab.{name}"] = vocab[name]
     for k, v in dense_state_dict(model).items():
         arrays[f"dense.{k}"] = v.detach().cpu().numpy().astype(np.float32)
-    return arrays
+    return arrays | known_items(model, data)
+
+
+def known_items(model: nn.Module, data: Any) -> dict[str, np.ndarray]:
+    """GMF / NeuMF on a ranking split: each user's training items by internal id as CSR,
+    {'known.indptr': (n_users + 1,) int64, 'known.items': (nnz,) int32}; {} for other models and data
+    (sasrec and relevance have no user table; rating data has no ranking split)."""
+    if not isinstance(model, (GMF, NeuMF)) or not isinstance(data, SplitData):
+        return {}
+    return {"known.indptr": np.asarray(data.train_indptr, dtype=np.int64),
+            "known.items": np.asarray(data.train_items, dtype=np.int32)}
 
 
 def export_artifact(model: nn.Module, data: Any, path: str | Path, metrics: Mapping[str, float] | None = None,

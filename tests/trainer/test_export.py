@@ -50,6 +50,11 @@ def test_artifact_round_trip(tmp_path: Path, model: str, method: str) -> None:
     assert {b.name for b in h.buffers if b.name.startswith("dense.")} == {f"dense.{k}" for k in dense}
     for k, v in dense.items():
         np.testing.assert_array_equal(art.arrays[f"dense.{k}"], v.numpy())
+    if model == "sasrec":  # no user table: a history query brings its own known items
+        assert "known.indptr" not in art.arrays and "known.items" not in art.arrays
+    else:  # each user's training items, for recommend's exclude_known
+        np.testing.assert_array_equal(art.arrays["known.indptr"], r.data.train_indptr)
+        np.testing.assert_array_equal(art.arrays["known.items"], r.data.train_items)
 
 
 def test_spec_hparams(tmp_path: Path) -> None:
