@@ -64,7 +64,7 @@ class ScoreRequest(QuerySet):
 
 class RecommendRequest(QuerySet):
     """Top-k items per query. `exclude` is removed for every query; `exclude_known` also removes the items of
-    a history query (the history itself)."""
+    a history query (the history itself) or a user's training items (artifacts with known.*, else 409)."""
 
     k: int = Field(default=10, ge=1)
     exclude: list[Id] = Field(default_factory=list)

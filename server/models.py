@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgqe.proto.artifact import ArtifactHeader, read_artifact
+from mgqe.proto.artifact import KNOWN_INDPTR, KNOWN_ITEMS, ArtifactHeader, read_artifact
 from mgqe.proto.sizes import FLOAT_BITS, embedding_size_bits
 from mgqe.server import nn
 from mgqe.server.decode import DECODE_CHUNK, Table, TableError, build_table
@@ -68,6 +68,23 @@ class Vocab:
 
 
 @dataclass(frozen=True)
+class KnownItems:
+    """Each user's training items (the artifact's known.* CSR, validated by the reader): user row u's item
+    rows are items[indptr[u] : indptr[u + 1]]. indptr (n_users + 1,) int64, items (nnz,) int32."""
+
+    indptr: np.ndarray
+    items: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.indptr.nbytes + self.items.nbytes)
+
+    def rows(self, user_row: int) -> np.ndarray:
+        """(len,) int32 item rows of one user (a view)."""
+        return self.items[self.indptr[user_row] : self.indptr[user_row + 1]]
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     name: str
     version: str
@@ -78,6 +95,7 @@ class LoadedModel:
     dense: dict[str, np.ndarray]
     artifact_bytes: int
     loaded_at: float
+    known: KnownItems | None = None  # users' training items, when the artifact carries them
 
     # ---- description ----------------------------------------------------------------------------------
     @property
@@ -94,6 +112,7 @@ class LoadedModel:
             sum(t.nbytes for t in self.tables.values())
             + sum(v.nbytes for v in self.vocab.values())
             + sum(a.nbytes for a in self.dense.values())
+            + (self.known.nbytes if self.known is not None else 0)
         )
 
     def size_bits(self) -> dict[str, int]:
@@ -138,7 +157,11 @@ class LoadedModel:
             return Q, 0.0, known
         rows = self._user_rows(queries)
         Q, b = nn.folded_query(self.tables["user"].decode(rows), self.dense)
-        return Q, b, [np.empty(0, np.int64)] * len(queries)
+        return Q, b, [self._known_rows(r) for r in rows]
+
+    def _known_rows(self, user_row: int) -> np.ndarray:
+        """The user's training item rows, empty when the artifact carries no known items."""
+        return self.known.rows(user_row) if self.known is not None else np.empty(0, np.int64)
 
     def _check_query_kind(self, kind: str) -> None:
         ok = self.model_type != "relevance"
@@ -164,20 +187,23 @@ class LoadedModel:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Top-k (external item ids (k',) int64, scores (k',) float32) per query, best first."""
         self._check_query_kind(kind)
-        self._require("exclude_known for user queries (the artifact stores no user histories)",
-                      not (exclude_known and kind == "user"))
+        self._require("exclude_known for user queries: this artifact carries no known items (no "
+                      "known.indptr / known.items; export it again with the current trainer)",
+                      not (exclude_known and kind == "user" and self.known is None))
         ex = self.vocab["item"].rows(exclude) if len(exclude) else np.empty(0, np.int64)
         item = self.tables["item"]
         out = []
         if self.model_type == "neumf":
-            eu = self.tables["user"].decode(self._user_rows(queries))
+            urows = self._user_rows(queries)
+            eu = self.tables["user"].decode(urows)
             up = nn.neumf_user_part(eu, self.dense)
             for b in range(len(eu)):
                 s = np.empty(item.n, np.float32)
                 for a in range(0, item.n, DECODE_CHUNK):
                     r = np.arange(a, min(item.n, a + DECODE_CHUNK))
                     s[a : r[-1] + 1] = nn.neumf_scores(eu[b], up[b], item.decode(r), self.dense)
-                out.append(topk(s, k, ex))
+                drop = np.concatenate([ex, self._known_rows(urows[b])]) if exclude_known else ex
+                out.append(topk(s, k, drop))
         else:
             Q, bias, known = self._inner_queries(kind, queries)
             for b in range(len(Q)):
@@ -252,9 +278,12 @@ def load_model(name: str, version: str, path: Path) -> LoadedModel:
     if spec.model_type == "sasrec" and spec.d % int(spec.hparams.get("n_heads", 1)):
         raise ModelLoadError(f"{path}: d={spec.d} is not divisible by n_heads={spec.hparams.get('n_heads')}")
     vocab = {t: Vocab.build(t, art.arrays[f"vocab.{t}"]) for t in spec.tables}
+    known = None
+    if KNOWN_INDPTR in art.arrays:  # copies, so the file's read buffer is freed
+        known = KnownItems(np.array(art.arrays[KNOWN_INDPTR]), np.array(art.arrays[KNOWN_ITEMS]))
     model = LoadedModel(
         name=name, version=version, path=Path(path), header=art.header, tables=tables, vocab=vocab,
-        dense=dense, artifact_bytes=Path(path).stat().st_size, loaded_at=time.time(),
+        dense=dense, artifact_bytes=Path(path).stat().st_size, loaded_at=time.time(), known=known,
     )
     _smoke_test(model)
     return model

@@ -78,8 +78,10 @@ def write_model(
     n_items: int = N_ITEMS,
     d: int = D,
     seed: int = 0,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write a random-weight artifact of `model_type` whose tables use `method`; returns path."""
+    """Write a random-weight artifact of `model_type` whose tables use `method`; returns path.
+    extra: more arrays to store (e.g. known.indptr / known.items); the same seed gives the same weights."""
     rng = np.random.default_rng(seed)
     sizes = {"item": n_items} if model_type in ("sasrec", "relevance") else {"user": n_users, "item": n_items}
     tables = {t: table_config(method, n, d) for t, n in sizes.items()}
@@ -93,5 +95,8 @@ def write_model(
         scale = 1.0 if "ln" in key and key.endswith(".weight") else 0.3  # LayerNorm gains near 1
         arrays[f"dense.{key}"] = rng.normal(0, scale, shape).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_artifact(path, spec, arrays, metrics={"hr@10": 0.5}, provenance={"source": "tests/server random"})
+    write_artifact(
+        path, spec, arrays | (extra or {}),
+        metrics={"hr@10": 0.5}, provenance={"source": "tests/server random"},
+    )
     return path
