@@ -127,7 +127,8 @@ def markdown(res: dict) -> str:
         "",
         "Relative error = mean squared error of the code-based (eval) embeddings / variance of the target. "
         "`vs plain` = share of code entries that differ from a fresh plain nearest-centroid assignment of "
-        "the final weights (buffer: as left by training; finalized: after `finalize()`).",
+        "the final weights (buffer: as left by training, each row's code from its last lookup; finalized: "
+        "after `eval()`, which refreshes all codes as `finalize()` does).",
         "",
         "| variant | rel. error, buffer | rel. error, finalized | buffer vs plain | finalized vs plain |",
         "|---|---|---|---|---|",
