@@ -232,19 +232,23 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   rows say "not run". The MGQE training step is several times slower than FE's on this CPU (the grouped
   quantizer), which is what limited the number of MGQE cells.
 - GMF full embedding lands below the paper's full-ranking HR@10 (and below the independent calibration run in
-  the method notes, which used the same protocol). Its validation HR@10 was still rising at epoch 20 (the
-  per-epoch history is in each cell's JSON); `table3-epochs=40` (same cell with 40 epochs) is the test of
-  whether under-training explains the gap, where it has finished.
+  the method notes, which used the same protocol). Under-training does not explain it: with 40 epochs
+  (`table3-epochs=40`, seed 0) FE's validation HR@10 plateaus after about epoch 20 and its test HR@10 stays
+  at the 20-epoch level. Not resolved here; candidates are the output layer's initialisation (torch's
+  default uniform) and best-epoch selection on a validation HR@10 whose epoch-to-epoch noise is of the
+  size of the gap (see the per-epoch history in each cell's JSON).
 - MGQE with the stated config (D=64, K=[256,64]) does not match full embedding on GMF after the paper's 20
   epochs: it is below FE by more than FE's seed spread. Its training loss stays above FE's at every epoch
-  (fig7), i.e. it converges more slowly through the straight-through estimator, and its validation HR@10 was
-  still rising at epoch 20. This is reported as measured, not tuned away.
+  (fig7): it converges more slowly through the straight-through estimator. With 40 epochs
+  (`table3-epochs=40`, seed 0 only) MGQE closes most of the gap to FE at 40 epochs, so the 20-epoch gap is
+  mainly slower convergence. Reported as measured, not tuned away. MGQE runs are not bit-reproducible
+  across processes (the 40-epoch run's first 20 epochs differ slightly from the 20-epoch run's); FE runs are.
 - Model size: the stated MGQE config gives the size in the MGQE row, not the paper's 20.7%;
   `MGQE-compact` (K=[256,16]) reaches it, at a further HR@10 cost.
 - SQ (post-training, 8 bits) stays close to FE at a quarter of the size, as in the paper.
 - LRF (r=48) with factors scaled so their product starts at N(0, 0.01) never leaves the popularity saddle
-  (its training loss is flat from epoch 3), so its row is far below the paper's; the `LRF init 0.1` row tests
-  a larger start where it has finished.
+  (its training loss is flat from epoch 3), so its row is far below the paper's. Started larger (`LRF init
+  0.1`: product entries N(0, 0.1)) it does leave it and improves a lot, still below FE.
 - Figure 8: the SQ codes' diagonal dominates; MGQE's does not. The fig8 note lists each genre's share of
   head-group movies: MGQE tail rows draw from only K_2 codes, so a genre made mostly of tail movies (Horror)
   shares codes by chance more often; popularity, not genre, drives the MGQE matrix here.
