@@ -164,6 +164,12 @@ def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], resu
     stem = stem or name
     command = command or COMMAND.format(name=name)
     rows = aggregate(done)
+    if name == "fig6":  # one size axis for the sweep: % of the d=64 FE GMF, not of each row's own FE
+        ref = next((r["size_bits"] for r in rows
+                    if (r["group"], r["row"]) == ("FE", "d=64") and "size_bits" in r), None)
+        for r in rows:
+            if "size_bits" in r:
+                r["size_percent"] = 100.0 * r["size_bits"] / ref if ref else float("nan")
     missing = [f"{c.group}/{c.row}/seed {c.cfg.seed} ({config_hash(c.cfg)})" for c, r in done if r is None]
     report: dict[str, Any] = {"experiment": name, "command": command, "rows": rows,
                               "unfinished_cells": missing}
