@@ -159,3 +159,17 @@ def test_cli_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
             "--results", str(tmp_path), "--data-dir", str(tmp_path / "nodata")]
     assert main(argv) == 2
     assert "nodata" in capsys.readouterr().err
+
+
+def test_fig6_sizes_are_relative_to_the_d64_full_model(tmp_path: Path) -> None:
+    fe, sq = fake_record(7.0, 0), fake_record(6.0, 0)
+    fe["size"] = {"bits": 400, "fe_bits": 400, "percent": 100.0}
+    sq["size"] = {"bits": 100, "fe_bits": 400, "percent": 25.0}
+    small = fake_record(5.0, 0)
+    small["size"] = {"bits": 50, "fe_bits": 50, "percent": 100.0}  # d=8 FE: 100% of its own FE
+    cfg = tiny_cfg(tmp_path)
+    rep = write_report("fig6", [(Cell("FE", "d=64", cfg), fe), (Cell("SQ", "b=8", cfg), sq),
+                                (Cell("FE", "d=8", cfg.replace(d=8)), small)], tmp_path)
+    sizes = {(r["group"], r["row"]): r["size_percent"] for r in rep["rows"]}
+    assert sizes == {("FE", "d=64"): 100.0, ("SQ", "b=8"): 25.0, ("FE", "d=8"): 100.0 * 50 / 400}
+    assert (tmp_path / "fig6.png").is_file()

@@ -96,7 +96,7 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
     finished = [(c, r) for c, r in done if r is not None]
     if name == "fig6":
         fig, ax = plt.subplots(figsize=(6, 4))
-        fe64 = next((r for c, r in finished if c.group == "FE" and c.cfg.d == 64), None)
+        fe64 = next((r for c, r in finished if (c.group, c.row) == ("FE", "d=64")), None)
         ref_bits = fe64["size"]["bits"] if fe64 else None
         for group in dict.fromkeys(c.group for c, _ in finished):
             pts = sorted((r["size"]["bits"], r["metrics"]["test"]["hr@10"])
@@ -108,7 +108,8 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
         ax.set_xlabel("model size, % of FE d=64 (Table 1 bits)")
         ax.set_ylabel("test HR@10 (%)")
         ax.set_title("GMF on ml-1m (SASRec 5-core), seed 0")
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
         note = "" if ref_bits else "The FE d=64 cell has not finished, so no size axis could be drawn."
     elif name == "fig7":
         bbs = list(dict.fromkeys(c.group for c, _ in done))
