@@ -253,6 +253,9 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
 - Model size: the stated MGQE config gives the size in the MGQE row, not the paper's 20.7%;
   `MGQE-compact` (K=[256,16]) reaches it, at a further HR@10 cost.
 - SQ (post-training, 8 bits) stays close to FE at a quarter of the size, as in the paper.
+- DPQ (D=64, K=256, one seed) scores above MGQE after 20 epochs at a slightly larger size, so the paper's
+  claim that MGQE beats DPQ and SQ at equal size is not supported by the GMF cells that finished here; the
+  Figure 6 sweep is only partly trained (its report lists which points exist).
 - LRF (r=48) with factors scaled so their product starts at N(0, 0.01) never leaves the popularity saddle
   (its training loss is flat from epoch 3), so its row is far below the paper's. Started larger (`LRF init
   0.1`: product entries N(0, 0.1)) it does leave it and improves a lot, still below FE.
