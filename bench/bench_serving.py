@@ -379,6 +379,9 @@ def markdown(res: dict) -> str:
         "",
     ]
     if "engine" in res:
+        if "command" in res["engine"]:  # kept from an earlier run by --http-only
+            e = res["engine"]
+            lines += [f"Engine part from an earlier run: `{e['command']}` on {e['machine']}.", ""]
         lines += engine_markdown(res["engine"], mb)
     lines += http_markdown(res.get("http"))
     return "\n".join(lines)
@@ -470,6 +473,12 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=16, help="wrk connections")
     p.add_argument("--skip-http", action="store_true", help="only the engine part")
     p.add_argument("--skip-engine", action="store_true", help="only the HTTP part")
+    p.add_argument(
+        "--http-only",
+        action="store_true",
+        help="rerun only the HTTP part and keep the engine part (with its command) of the existing "
+        "bench_serving.json in --out",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "docs", help="directory for bench_serving.{json,md}")
     p.add_argument("--engine", help=argparse.SUPPRESS)
     p.add_argument("--latency", action="store_true", help=argparse.SUPPRESS)
@@ -489,8 +498,14 @@ def main() -> None:
         f"numpy {np.__version__}",
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    old = a.out / "bench_serving.json"
+    if a.http_only:
+        prev = json.loads(old.read_text()) if old.exists() else {}
+        if "engine" not in prev:
+            p.error(f"--http-only: {old} has no engine part to keep; run without it")
+        res["engine"] = prev["engine"] | {"command": prev["command"], "machine": prev["machine"]}
     with tempfile.TemporaryDirectory() as d:
-        if not a.skip_engine:
+        if not (a.skip_engine or a.http_only):
             res["engine"] = engine_part(Path(d), a.items, a.queries)
         if not a.skip_http:
             res["http"] = http_part(Path(d), a.duration, a.connections)

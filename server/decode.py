@@ -141,7 +141,8 @@ class ScalarTable:
         return self.lo + self.codes[rows].astype(np.float32) * self.step
 
     def inner(self, Q: np.ndarray) -> np.ndarray:
-        Q = np.atleast_2d(Q).astype(np.float32, copy=False)
+        if Q.ndim != 2 or Q.dtype != np.float32:  # skip two NumPy calls in the common (1, d) float32 case
+            Q = np.atleast_2d(Q).astype(np.float32, copy=False)
         out = np.empty((Q.shape[0], self.n), np.float32)
         Qs = (Q * self.step).T  # (d, B)
         base = (Q @ self.lo)[:, None]  # (B, 1)
@@ -228,7 +229,8 @@ class PQTable:
         return out
 
     def inner(self, Q: np.ndarray) -> np.ndarray:
-        Q = np.atleast_2d(Q).astype(np.float32, copy=False)
+        if Q.ndim != 2 or Q.dtype != np.float32:  # skip two NumPy calls in the common (1, d) float32 case
+            Q = np.atleast_2d(Q).astype(np.float32, copy=False)
         out = np.empty((Q.shape[0], self.n), np.float32)
         for b in range(Q.shape[0]):
             base = lookup_table(self.shared, Q[b]) if self.shared is not None else None

@@ -60,7 +60,8 @@ class Vocab:
     def rows(self, ids: Sequence[int]) -> np.ndarray:
         """External ids -> (m,) int64 rows; raises UnknownIdError naming the first unknown id."""
         q = np.asarray(ids, dtype=np.int64)
-        pos = np.searchsorted(self.sorted_ext, q).clip(0, len(self.sorted_ext) - 1)
+        pos = np.searchsorted(self.sorted_ext, q)
+        np.minimum(pos, len(self.sorted_ext) - 1, out=pos)  # ndarray.clip goes through a slow Python wrapper
         bad = self.sorted_ext[pos] != q
         if bad.any():
             raise UnknownIdError(self.name, int(q[np.argmax(bad)]))
