@@ -161,6 +161,12 @@ class ModelSummary(_Strict):
 
 class ModelDetail(ModelSummary):
     tables: dict[str, TableInfo]
+    # The artifact carries each user's training items (known.indptr / known.items): exclude_known works for
+    # user queries. False: such a query answers 409, pass the items in `exclude` instead (history queries
+    # always can: their known items are the history).
+    known_items: bool = Field(
+        description="the artifact carries users' training items, so exclude_known works for user queries"
+    )
     hparams: dict[str, Any]
     size: SizeInfo
     metrics: dict[str, float]

@@ -58,6 +58,7 @@ async def describe(request: Request, model: str) -> Response:
     detail = ModelDetail(
         **summary(m),
         tables=tables,
+        known_items=m.known is not None,
         hparams=dict(spec.hparams),
         size=size,
         metrics=dict(m.header.metrics),

@@ -118,3 +118,13 @@ def test_http_exclude_known(models: dict, make_client_module) -> None:  # type: 
     want = reference_topk(reference_scores(m["known"], u), 10, m["per_user"][u])
     assert body.json()["results"][0]["items"] == ext_item[want].tolist()
 
+
+
+def test_http_model_detail_reports_known_items(models: dict, make_client_module) -> None:  # type: ignore[no-untyped-def]
+    """GET /v1/models/{model} tells clients whether exclude_known works for user queries."""
+    m = models["gmf"]
+    for path, want in ((m["known"], True), (m["plain"], False)):
+        client: TestClient = make_client_module(artifact=path, model_name="gmf", log_level="WARNING")
+        body = client.get("/v1/models/gmf")
+        assert body.status_code == 200, body.text
+        assert body.json()["known_items"] is want
