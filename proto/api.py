@@ -1,9 +1,11 @@
 """HTTP request and response schemas of the serving API (`/v1`), shared by the server and its clients.
 
-Every schema is strict (no type coercion: "5" is not an id) and forbids unknown fields, so a typo in a field
-name is a 422 instead of a silently ignored option. Ids are always the ORIGINAL (external) ids of the
-artifact's vocabularies. Limits that depend on the deployment (max k, max batch) are not fixed here: the
-server checks them against its settings and answers 422 naming the limit.
+Every schema is strict (no type coercion: "5" is not an id; only a JSON number with a zero fraction such as
+5.0, which JSON Schema counts as an integer, is read as the integer 5) and forbids unknown fields, so a typo
+in a field name is a 422 instead of a silently ignored option. Ids are always the ORIGINAL (external) ids of
+the artifact's vocabularies. Limits that depend on the deployment (max k, max batch) are not fixed here: the
+server checks them against its settings and answers 422 naming the limit; the served OpenAPI document states
+them (server/app.py).
 
 Queries (score, recommend) name exactly one of:
     user       one user id                  (gmf, neumf)
@@ -17,9 +19,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from annotated_types import Ge, Le
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-Id = int
+
+def _integral(x: object) -> object:
+    """A float with a zero fraction -> int (JSON Schema counts 5.0 as an integer, so a schema-valid client may
+    send it); anything else unchanged for the strict int check (5.5, "5", true stay invalid)."""
+    return int(x) if type(x) is float and x.is_integer() else x
+
+
+# A JSON integer (strict otherwise: see the module docstring) that fits int64, the ids' storage type.
+# (constraints first: after the BeforeValidator they would not reach the JSON schema as minimum / maximum)
+Id = Annotated[int, Ge(-(2**63)), Le(2**63 - 1), BeforeValidator(_integral)]
+Count = Annotated[int, Ge(1), Le(2**63 - 1), BeforeValidator(_integral)]  # k: at least 1
 Pair = Annotated[list[Id], Field(min_length=2, max_length=2)]
 
 
@@ -27,9 +40,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def exactly_one_of(*fields: str) -> dict[str, Any]:
+    """JSON schema stating the validators' rule "exactly one of `fields` is given and not null": a oneOf whose
+    alternatives each require one field to be present and non-null, so a body with two of them (or none)
+    matches zero or two alternatives and is invalid, as the server answers (422)."""
+    return {
+        "oneOf": [{"required": [f], "properties": {f: {"not": {"type": "null"}}}} for f in fields]
+    }
+
+
 # ---- requests ---------------------------------------------------------------------------------------------
 class QuerySet(_Strict):
     """Exactly one of user / users / history / histories (see the module docstring)."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("user", "users", "history", "histories"))
 
     user: Id | None = None
     users: list[Id] | None = Field(default=None, min_length=1)
@@ -66,7 +90,7 @@ class RecommendRequest(QuerySet):
     """Top-k items per query. `exclude` is removed for every query; `exclude_known` also removes the items of
     a history query (the history itself) or a user's training items (artifacts with known.*, else 409)."""
 
-    k: int = Field(default=10, ge=1)
+    k: Count = 10
     exclude: list[Id] = Field(default_factory=list)
     exclude_known: bool = False
 
@@ -74,9 +98,11 @@ class RecommendRequest(QuerySet):
 class SimilarRequest(_Strict):
     """The k most relevant items to `item` (or to each of `items`), never the item itself."""
 
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("item", "items"))
+
     item: Id | None = None
     items: list[Id] | None = Field(default=None, min_length=1)
-    k: int = Field(default=10, ge=1)
+    k: Count = 10
     exclude: list[Id] = Field(default_factory=list)
 
     @model_validator(mode="after")

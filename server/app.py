@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -54,4 +55,49 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes[:0] = scoring.fast_routes()  # plain routes ahead of their documented FastAPI twins
     if settings.admin_token is not None:
         app.include_router(admin.router)
+    app.openapi = _with_limits(app.openapi, settings)  # type: ignore[method-assign]
     return app
+
+
+# (endpoint, body field) -> the setting bounding it: k by `maximum`, lists by `maxItems` (of the list, or of
+# each inner list for "histories[]"). The same limits the handlers check (routes/scoring.py).
+_LIMITS = {
+    "*": {"k": "max_k", "users": "max_batch", "histories": "max_batch", "history": "max_items",
+          "histories[]": "max_items", "exclude": "max_items"},
+    "score": {"items": "max_items"},
+    "similar": {"items": "max_batch"},
+    "relevance": {"pairs": "max_batch"},
+    "embeddings": {"ids": "max_batch"},
+}
+
+
+def _with_limits(generate: Callable[[], dict[str, Any]], settings: Settings) -> Callable[[], dict[str, Any]]:
+    """FastAPI's OpenAPI generator, plus this server's request limits (settings) in the request body schemas,
+    so that a request valid by the served schema is one the server accepts (checked by the schemathesis
+    fuzz test's positive_data_acceptance)."""
+
+    def openapi() -> dict[str, Any]:
+        spec = generate()  # FastAPI caches it in app.openapi_schema; patching it once is enough
+        if spec.get("x-mgqe-limits"):
+            return spec
+        for path, ops in spec["paths"].items():
+            endpoint = path.rsplit("/", 1)[-1]
+            for op in ops.values():
+                body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+                props = body.get("schema", {}).get("properties", {})
+                for field, name in (_LIMITS["*"] | _LIMITS.get(endpoint, {})).items():
+                    inner = field.endswith("[]")
+                    node = props.get(field.rstrip("[]"))
+                    if node is None:
+                        continue
+                    for alt in node.get("anyOf", [node]):  # optional fields: [list or int, null]
+                        if inner and alt.get("type") == "array":
+                            alt["items"]["maxItems"] = getattr(settings, name)
+                        elif not inner and alt.get("type") == "array":
+                            alt["maxItems"] = getattr(settings, name)
+                        elif not inner and alt.get("type") == "integer":
+                            alt["maximum"] = getattr(settings, name)
+        spec["x-mgqe-limits"] = {n: getattr(settings, n) for n in ("max_k", "max_batch", "max_items")}
+        return spec
+
+    return openapi

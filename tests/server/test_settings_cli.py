@@ -42,3 +42,27 @@ def test_bad_value_named(tmp_path: Path) -> None:
 def test_every_flag_has_help() -> None:
     for action in build_parser()._actions:
         assert (action.help and action.help != "==SUPPRESS==") or action.dest == "help", action.dest
+
+
+def test_openapi_states_the_request_limits(tmp_path: Path) -> None:
+    """The served OpenAPI carries this server's limits, so a schema-valid request is one it accepts."""
+    from mgqe.server.app import create_app
+
+    s = Settings(artifact=tmp_path / "m.mgqe", max_k=7, max_batch=3, max_items=5)  # type: ignore[call-arg]
+    spec = create_app(s).openapi()
+
+    def props(endpoint: str) -> dict:
+        op = spec["paths"][f"/v1/models/{{model}}/{endpoint}"]["post"]
+        return op["requestBody"]["content"]["application/json"]["schema"]["properties"]
+
+    rec = props("recommend")
+    assert rec["k"]["maximum"] == s.max_k and rec["exclude"]["maxItems"] == s.max_items
+    assert rec["users"]["anyOf"][0]["maxItems"] == s.max_batch
+    assert rec["history"]["anyOf"][0]["maxItems"] == s.max_items
+    assert rec["histories"]["anyOf"][0]["maxItems"] == s.max_batch
+    assert rec["histories"]["anyOf"][0]["items"]["maxItems"] == s.max_items
+    assert props("score")["items"]["maxItems"] == s.max_items
+    assert props("similar")["items"]["anyOf"][0]["maxItems"] == s.max_batch
+    assert props("relevance")["pairs"]["maxItems"] == s.max_batch
+    assert props("embeddings")["ids"]["maxItems"] == s.max_batch
+    assert spec["x-mgqe-limits"] == {"max_k": 7, "max_batch": 3, "max_items": 5}
