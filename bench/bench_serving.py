@@ -218,6 +218,13 @@ end
 """
 
 
+def http_impl() -> str:
+    """The HTTP/1.1 parser uvicorn's default (http="auto") picks: httptools when installed, else h11."""
+    import importlib.util
+
+    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -324,7 +331,7 @@ def http_part(tmp: Path, duration: int, connections: int, rounds: int = 5) -> di
             "duration_s": duration,
             "rounds": rounds,
             "wrk_threads": 1,
-            "server": "uvicorn, 1 worker, MGQE_LOG_LEVEL=WARNING",
+            "server": f"uvicorn, 1 worker, HTTP parser {http_impl()}, MGQE_LOG_LEVEL=WARNING",
         }
         # Alternate short runs of the two endpoints so load from other work on the machine hits both alike.
         endpoints = {"trivial_live": "", "recommend_k10": "/v1/models/gmf/recommend"}
