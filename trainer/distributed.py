@@ -32,14 +32,13 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from mgqe.trainer.config import TrainConfig, config_hash
-from mgqe.trainer.models.factory import build_model, dense_param_count, embedding_modules
+from mgqe.trainer.models.factory import build_model, embedding_modules
 from mgqe.trainer.objectives import Objective
 from mgqe.trainer.train import (
     TrainResult,
-    _git_commit,
+    finish_run,
     load_data,
     make_objective,
-    model_size,
     seed_everything,
     train_model,
     vocab_sizes,
@@ -180,21 +179,5 @@ def _train_ranks(cfg: TrainConfig, device: torch.device, backend: str, t0: float
     if best_state is not None:
         model.load_state_dict(best_state)
         torch.save(best_state, out / "best.pt")
-    model.eval()
-    for emb in embedding_modules(model).values():
-        emb.finalize()
-    metrics = {w: obj.evaluate(model, w, device, cfg.eval_batch) for w in ("valid", "test")}
-    model = model.cpu()
-    size = model_size(spec, dense_param_count(model))
-    seconds = time.time() - t0
-    prov = {
-        "dataset": getattr(data, "label", getattr(data, "name", cfg.dataset)),
-        "config": cfg.to_dict(), "config_hash": h, "git_commit": _git_commit(),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "best_epoch": best_epoch,
-        "device": str(device), "train_seconds": seconds,
-        "distributed": {"world_size": world, "backend": backend},
-    }
-    (out / "result.json").write_text(json.dumps({"metrics": metrics, "best_epoch": best_epoch, "size": size,
-                                                 "seconds": seconds, "provenance": prov}, indent=1))
-    return TrainResult(config=cfg, model=model, spec=spec, data=data, metrics=metrics, history=history,
-                       best_epoch=best_epoch, size=size, out_dir=out, seconds=seconds, provenance=prov)
+    return finish_run(cfg, model, spec, data, obj, device, history, best_epoch, out, h, t0,
+                      {"distributed": {"world_size": world, "backend": backend}})

@@ -243,6 +243,17 @@ def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> Tra
 
     if (out / "best.pt").is_file():
         model.load_state_dict(torch.load(out / "best.pt", map_location=device, weights_only=True))
+    return finish_run(cfg, model, spec, data, obj, device, history, best_epoch, out, h, t0)
+
+
+def finish_run(
+    cfg: TrainConfig, model: nn.Module, spec: ModelSpec, data: Any, obj: Objective, device: torch.device,
+    history: list[dict[str, Any]], best_epoch: int, out: Path, h: str, t0: float,
+    extra_provenance: dict[str, Any] | None = None,
+) -> TrainResult:
+    """After the best epoch's weights are loaded: finalize() the tables (SQ quantizes, DPQ/MGQE refresh
+    codes), evaluate valid + test on what will be served, and write result.json. Shared by single-process
+    and DDP training so both report and export exactly the same way."""
     model.eval()
     for emb in embedding_modules(model).values():
         emb.finalize()
@@ -254,7 +265,7 @@ def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> Tra
         "dataset": getattr(data, "label", getattr(data, "name", cfg.dataset)),
         "config": cfg.to_dict(), "config_hash": h, "git_commit": _git_commit(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "best_epoch": best_epoch,
-        "device": str(device), "train_seconds": seconds,
+        "device": str(device), "train_seconds": seconds, **(extra_provenance or {}),
     }
     result = {"metrics": metrics, "best_epoch": best_epoch, "size": size, "seconds": seconds,
               "provenance": prov}
