@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import kernels
+
 # Rows per chunk so the (D, rows, K) score block stays around 2**24 floats (64 MiB).
 _SCORE_BUDGET = 1 << 24
 
@@ -29,23 +31,26 @@ def nearest_centroid(x: Tensor, C: Tensor) -> Tensor:
 def _nearest_1d(x: Tensor, c: Tensor) -> Tensor:
     """dsub = 1 (the paper's D = d): nearest of K scalars by binary search, O(b D log K) instead of O(b D K).
 
-    With the centroids sorted, the nearest one is the number of midpoints between consecutive centroids that
-    lie below x. Midpoints and the comparison are float64, where the midpoint of two float32 values is exact.
-    x (b, D), c (D, K) -> (b, D) int64."""
-    perm = _argsort_rows(c)  # (D, K)
+    With the centroids sorted (stable, so equal centroids resolve the same way everywhere), the nearest one is
+    the number of midpoints between consecutive centroids that lie below x. Midpoints and the comparison are
+    float64, where the midpoint of two float32 values is exact. On CPU the compiled kernel of the fused
+    training lookup (kernels.py) runs the same rule. x (b, D), c (D, K) -> (b, D) int64."""
+    if x.device.type == "cpu":
+        c_np = np.ascontiguousarray(c.detach().numpy())
+        perm = kernels.identity_perm(*c_np.shape)
+        tables = kernels.search_tables(c_np, perm)
+        return torch.from_numpy(kernels.nearest_rows(np.ascontiguousarray(x.detach().numpy()), perm, tables))
+    return _nearest_1d_torch(x, c)
+
+
+def _nearest_1d_torch(x: Tensor, c: Tensor) -> Tensor:
+    """The same rule as `_nearest_1d` with torch ops (any device). x (b, D), c (D, K) -> (b, D) int64."""
+    perm = torch.sort(c, dim=1, stable=True).indices  # (D, K)
     v = c.gather(1, perm).double()
     mids = (v[:, 1:] + v[:, :-1]) * 0.5  # (D, K - 1)
     xt = x.t().to(torch.float64, memory_format=torch.contiguous_format)  # (D, b)
     pos = torch.searchsorted(mids, xt)  # (D, b) in [0, K - 1]
     return perm.gather(1, pos).t()
-
-
-def _argsort_rows(c: Tensor) -> Tensor:
-    """Row-wise argsort of a small (D, K) table; numpy's on CPU, where torch.sort was ~5x slower on
-    64 x 256 blocks (measured, torch 2.13)."""
-    if c.device.type == "cpu":
-        return torch.from_numpy(np.argsort(c.detach().numpy(), axis=1))
-    return torch.sort(c, dim=1).indices
 
 
 def _nearest_matmul(x: Tensor, C: Tensor) -> Tensor:

@@ -1,0 +1,143 @@
+"""The fused CPU lookup (kernels.py + fused.py) against the torch path of Algorithm 1 and brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mgqe.proto.config import EmbeddingConfig
+from mgqe.trainer.embeddings import QuantizedEmbedding, QuantOptions, build_embedding, kernels
+from mgqe.trainer.embeddings.fused import fused_supported
+from mgqe.trainer.embeddings.quantizer import _nearest_1d_torch
+
+N, DIM = 60, 8
+FUSED_CFGS = {
+    "dpq": EmbeddingConfig.dpq(N, DIM, D=8, K=16),
+    "shared_k": EmbeddingConfig.mgqe(N, DIM, bounds=[6, 20, N], D=8, K=[16, 8, 2]),
+    "unshared_k": EmbeddingConfig.mgqe(N, DIM, bounds=[6, N], D=8, K=[16, 4], variant="unshared_k"),
+    "two_centroids": EmbeddingConfig.mgqe(N, DIM, bounds=[6, N], D=8, K=[4, 2]),
+}
+
+
+def twin_tables(cfg: EmbeddingConfig, seed: int = 0) -> tuple[QuantizedEmbedding, QuantizedEmbedding]:
+    """Two identical tables; the first looks up through the fused path, the second through the torch path."""
+    torch.manual_seed(seed)
+    a = build_embedding(cfg)
+    b = build_embedding(cfg)
+    b.load_state_dict(a.state_dict())
+    assert isinstance(a, QuantizedEmbedding) and isinstance(b, QuantizedEmbedding)
+    a.train()
+    b.train()
+    return a, b
+
+
+def brute_force_codes(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """x (b, D), c (D, K) -> (b, D) float64 squared distance to the nearest centroid."""
+    return ((x[:, :, None].astype(np.float64) - c[None].astype(np.float64)) ** 2).min(-1)
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_CFGS))
+def test_fused_matches_torch_path_over_training(name: str) -> None:
+    """At every state along a training run: equal values, equal code buffers, and gradients of the weights and
+    centroids equal up to float summation order. (The torch twin is re-synced each step, because that
+    summation order alone makes two Adam trajectories drift apart.)"""
+    a, b = twin_tables(FUSED_CFGS[name])
+    assert fused_supported(a)
+    opt = torch.optim.Adam(a.parameters(), lr=0.01)
+    g = torch.Generator().manual_seed(1)
+    target = torch.randn(N, DIM, generator=g) * 0.05
+    for step in range(6):
+        b.load_state_dict(a.state_dict())
+        ids = torch.randint(0, N, (3, 17), generator=g)  # 2-d ids with repeats, like SASRec sequences
+        ids[0, :4] = 2  # one row many times
+        ea, eb = a(ids), b._lookup_grouped(ids.reshape(-1)).view(3, 17, DIM)
+        torch.testing.assert_close(ea, eb, rtol=0, atol=0, msg=f"values differ at step {step}")
+        for i in range(len(a.groups)):
+            assert torch.equal(a.group_codes(i), b.group_codes(i)), f"group {i} codes at step {step}"
+        for emb, e in ((a, ea), (b, eb)):
+            emb.zero_grad()
+            ((e - target[ids]) ** 2).sum().backward()
+        for (na, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+            assert pa.grad is not None and pb.grad is not None, na
+            torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-5, atol=1e-7, msg=f"{na} grad at {step}")
+        opt.step()
+
+
+def test_fused_buffer_equals_fresh_assignment_of_looked_up_rows() -> None:
+    """Rows looked up in a step carry exactly the codes a fresh nearest-centroid assignment gives, and tail
+    rows never get a code >= K_i."""
+    a, _ = twin_tables(FUSED_CFGS["shared_k"])
+    ids = torch.arange(N)
+    a(ids)
+    for i, grp in enumerate(a.groups):
+        assert torch.equal(a.group_codes(i).long(), a.fresh_codes(i)), f"group {i}"
+        assert int(a.group_codes(i).max()) < grp.K
+
+
+def test_fused_batch_missing_a_group_still_gives_zero_centroid_grads() -> None:
+    """A batch with ids of one group only: the other group's private table gets a zero (not missing) grad."""
+    a, b = twin_tables(FUSED_CFGS["unshared_k"])
+    ids = torch.tensor([0, 1, 1, 5])  # head group only
+    a(ids).sum().backward()
+    b._lookup_grouped(ids).sum().backward()
+    for pa, pb in zip(a.group_centroids, b.group_centroids, strict=True):
+        assert pa.grad is not None
+        torch.testing.assert_close(pa.grad, pb.grad if pb.grad is not None else torch.zeros_like(pa))
+    assert float(a.group_centroids[1].grad.abs().sum()) == 0.0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("cfg", "options", "why"),
+    [
+        (FUSED_CFGS["shared_k"], QuantOptions(bn_assign=True), "batch-norm assignment"),
+        (FUSED_CFGS["shared_k"], QuantOptions(centroid_loss=0.1), "centroid loss"),
+        (EmbeddingConfig.dpq(N, DIM, D=4, K=8), QuantOptions(), "dsub = 2"),
+    ],
+)
+def test_fused_path_is_skipped_where_it_does_not_apply(cfg: EmbeddingConfig, options: QuantOptions,
+                                                       why: str) -> None:
+    emb = QuantizedEmbedding(cfg, options=options)
+    assert not fused_supported(emb), why
+
+
+def centroid_cases(rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
+    """(name, c (D, K) float32) tables with the shapes that break search code: ties, clusters, heavy tails."""
+    cases = []
+    for K in (1, 2, 3, 5, 16, 64, 255, 256, 300):
+        c = (rng.standard_normal((6, K)) * 0.01).astype(np.float32)
+        cases.append((f"gauss K={K}", c))
+        cases.append((f"duplicates K={K}", (np.round(c * 300) / 300).astype(np.float32)))
+        clustered = c.copy()
+        clustered[:, : K // 2] = clustered[:, :1]
+        cases.append((f"cluster K={K}", clustered))
+        cases.append((f"heavy tails K={K}", (rng.standard_normal((6, K)) ** 5).astype(np.float32)))
+        cases.append((f"all equal K={K}", np.full((6, K), 0.5, np.float32)))
+    return cases
+
+
+def test_kernel_is_exact_nearest_and_equals_torch_rule_ties_included() -> None:
+    """The compiled search picks a nearest centroid for every coordinate (checked by distance against brute
+    force) and the very same index as the torch rule used on GPUs, ties between equal centroids included."""
+    rng = np.random.default_rng(0)
+    for name, c in centroid_cases(rng):
+        D, K = c.shape
+        x = (rng.standard_normal((300, D)) * 0.012).astype(np.float32)
+        x[:40] = c[np.arange(D), rng.integers(0, K, (40, D))]  # exactly on centroids
+        x[40:60] = np.float32(1e30)  # far outside the grid
+        x[60:80] = -np.float32(1e30)
+        perm = kernels.identity_perm(D, K)
+        codes = kernels.nearest_rows(x, perm, kernels.search_tables(c, perm))
+        chosen = ((x.astype(np.float64) - c[np.arange(D), codes].astype(np.float64)) ** 2)
+        np.testing.assert_array_equal(chosen, brute_force_codes(x, c), err_msg=name)
+        ref = _nearest_1d_torch(torch.from_numpy(x), torch.from_numpy(c)).numpy()
+        np.testing.assert_array_equal(codes, ref, err_msg=name)
+
+
+def test_search_tables_order_does_not_depend_on_the_previous_order() -> None:
+    """The insertion sort from a stale order gives the stable argsort, so codes never depend on history."""
+    rng = np.random.default_rng(3)
+    c = (np.round(rng.standard_normal((4, 64)) * 20) / 20).astype(np.float32)  # many exact ties
+    stale = np.stack([rng.permutation(64) for _ in range(4)]).astype(np.int64)
+    kernels.search_tables(c, stale)
+    np.testing.assert_array_equal(stale, np.argsort(c, axis=1, kind="stable"))

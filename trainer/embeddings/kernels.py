@@ -1,0 +1,231 @@
+"""CPU kernels (numba) for the paper's default quantizer shape dsub = 1 (D = d): each of the D coordinates
+of a row is quantized to the nearest of K scalars of its subspace.
+
+Why a compiled kernel: with torch ops a GMF training step at batch 8192 spent about 6x the full-embedding step
+in `searchsorted`, `unique`, `index_put` and the straight-through bookkeeping (docs/bench-lookup.md). Here one
+pass over the batch does the nearest-centroid search, the code-buffer update and the decode, and the backward
+is the full-embedding gradient plus one scatter into the small centroid table.
+
+The rule matches `quantizer.nearest_centroid` exactly (same codes, ties included): sort each subspace's K
+centroids (stable), take the K - 1 midpoints of neighbours in float64 (exact for float32 inputs), and the code
+is the centroid at sorted position #(midpoints < x). Shapes: D subspaces, K centroids, b rows, B lookups.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Cells of the uniform grid per subspace, per power-of-two slot of the midpoint table (see search_tables).
+GRID_PER_SLOT = 8
+
+
+@njit(cache=True, nogil=True)
+def search_tables(c: np.ndarray, perm: np.ndarray) -> tuple:
+    """Sort each subspace's centroids and build what the search needs.
+
+    c (D, K) float32 centroids; perm (D, K) int64 a permutation of 0..K-1 per row, re-sorted in place by
+    (value, index), which is the order of a stable argsort, so the codes never depend on the starting order.
+    Insertion sort: the caller passes the previous step's order, and centroids move little per step, so this
+    is O(K) per row instead of a full sort (numpy's stable argsort of a 64 x 256 table cost ~0.7 ms, more
+    than the search itself).
+
+    Returns the tuple (mids, first, lo, scale, R):
+    - mids (D, P) float64: the K - 1 midpoints of sorted neighbours, +inf-padded to P = the smallest power of
+      two >= K; code = perm[j, #(mids[j] < x)].
+    - first (D, G) int32: a uniform grid of G = GRID_PER_SLOT * P cells over [lo_j, last midpoint]; the number
+      of midpoints in the cells before cell g (cells by `_cell`, the same float ops as for x), so for x in
+      cell g the count lies in first[j, g] + [0, R_j].
+    - lo, scale (D,) float64: the grid's origin and cells per unit; R (D,) int64: most midpoints in a cell.
+    """
+    D, K = c.shape
+    P = 1
+    while P < K:
+        P *= 2
+    G = GRID_PER_SLOT * P
+    mids = np.full((D, P), np.inf)
+    first = np.zeros((D, G), np.int32)
+    lo = np.zeros(D)
+    scale = np.zeros(D)
+    R = np.zeros(D, np.int64)
+    occ = np.zeros(G, np.int64)
+    for j in range(D):
+        p = perm[j]
+        for t in range(1, K):
+            q = p[t]
+            v = c[j, q]
+            s = t - 1
+            while s >= 0 and (c[j, p[s]] > v or (c[j, p[s]] == v and p[s] > q)):
+                p[s + 1] = p[s]
+                s -= 1
+            p[s + 1] = q
+        for t in range(K - 1):
+            mids[j, t] = (np.float64(c[j, p[t]]) + np.float64(c[j, p[t + 1]])) * 0.5
+        if K < 2:
+            continue
+        lo[j] = mids[j, 0]
+        span = mids[j, K - 2] - lo[j]
+        scale[j] = G / span if span > 0 else 0.0
+        occ[:] = 0
+        for t in range(K - 1):
+            occ[_cell(mids[j, t], lo[j], scale[j], G)] += 1
+        acc = 0
+        for g in range(G):
+            first[j, g] = acc
+            acc += occ[g]
+            R[j] = max(R[j], occ[g])
+    return mids, first, lo, scale, R
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cell(v: float, lo: float, scale: float, G: int) -> int:
+    """Grid cell of v: monotone non-decreasing in v (so a midpoint in an earlier cell is below every v of a
+    later one); NaN and values below lo go to cell 0, values at or beyond the last midpoint to cell G - 1."""
+    y = (v - lo) * scale
+    if y >= 0.0:
+        if y < G:
+            return int(y)
+        return G - 1
+    return 0
+
+
+def identity_perm(D: int, K: int) -> np.ndarray:
+    """(D, K) int64 rows 0..K-1: the starting order for `search_tables`."""
+    return np.tile(np.arange(K, dtype=np.int64), (D, 1))
+
+
+@njit(cache=True, nogil=True)
+def _search_rows(x: np.ndarray, rows: np.ndarray, perm: np.ndarray, tables: tuple) -> np.ndarray:
+    """codes[j, u] = nearest centroid of x[rows[u], j]: x (n, D) float32, rows (U,) int64, tables from
+    `search_tables` (perm re-sorted by it) -> codes (D, U) int64, subspace-major.
+
+    Per subspace, in lockstep over the rows (their independent searches overlap; one row at a time waits on
+    each dependent load): the grid cell gives the count up to R_j, then R_j branch-free steps finish it. Where
+    the grid is too coarse (R_j + 1 >= log2 P steps) a branch-free binary search runs instead. Measured here
+    for K = 256: branchy binary search ~40 ns per coordinate (a misprediction about every other step),
+    branch-free lockstep ~8 ns, grid ~4 ns. The rows are first copied subspace-major so each subspace reads
+    contiguously."""
+    mids, first, lo, scale, R = tables
+    U = rows.shape[0]
+    D = x.shape[1]
+    P = mids.shape[1]
+    G = first.shape[1]
+    levels = 0
+    while (1 << levels) < P:
+        levels += 1
+    xt = np.empty((D, U), np.float64)  # (D, U) the rows, subspace-major
+    for u in range(U):
+        r = rows[u]
+        for j in range(D):
+            xt[j, u] = x[r, j]
+    out = np.empty((D, U), np.int64)
+    for j in range(D):
+        m = mids[j]
+        xv = xt[j]
+        pos = out[j]
+        if R[j] + 1 < levels:
+            f = first[j]
+            for u in range(U):
+                pos[u] = f[_cell(xv[u], lo[j], scale[j], G)]
+            for _ in range(R[j]):
+                for u in range(U):
+                    pos[u] += np.int64(m[pos[u]] < xv[u])
+        else:
+            pos[:] = 0
+            step = P >> 1
+            while step > 0:
+                for u in range(U):
+                    pos[u] += step * np.int64(m[pos[u] + step - 1] < xv[u])
+                step >>= 1  # slots 0..P-2 searched; slot P-1 is always +inf padding
+        for u in range(U):
+            pos[u] = perm[j, pos[u]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def nearest_rows(x: np.ndarray, perm: np.ndarray, tables: tuple) -> np.ndarray:
+    """x (b, D) float32 -> codes (b, D) int64, the nearest centroid per coordinate (tables: search_tables)."""
+    return _search_rows(x, np.arange(x.shape[0]), perm, tables).T.copy()
+
+
+@njit(cache=True, nogil=True)
+def unique_slots(
+    ids: np.ndarray, starts: np.ndarray, mark: np.ndarray, stamp: int, slot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deduplicate a batch and order it by group (Algorithm 1's split), in one pass per group.
+
+    ids (B,) int64 in [0, n); starts (m + 1,) int64 group boundaries (starts[-1] = n); mark, slot (n,) int64
+    scratch kept between calls (mark[r] == stamp: row r already has a slot in this call).
+    Returns rows (U,) int64 the distinct ids grouped by group in first-seen order, bounds (m + 1,) int64 with
+    group i's rows at rows[bounds[i]:bounds[i + 1]], and tslot (B,) int64 with rows[tslot[t]] == ids[t]."""
+    B = ids.shape[0]
+    m = starts.shape[0] - 1
+    rows = np.empty(B, np.int64)
+    bounds = np.zeros(m + 1, np.int64)
+    tslot = np.empty(B, np.int64)
+    U = 0
+    for i in range(m):
+        lo, hi = starts[i], starts[i + 1]
+        for t in range(B):
+            r = ids[t]
+            if r < lo or r >= hi:
+                continue
+            if mark[r] != stamp:
+                mark[r] = stamp
+                slot[r] = U
+                rows[U] = r
+                U += 1
+            tslot[t] = slot[r]
+        bounds[i + 1] = U
+    return rows[:U], bounds, tslot
+
+
+@njit(cache=True, nogil=True)
+def quantize_group(
+    weight: np.ndarray, rows: np.ndarray, start: int, perm: np.ndarray, tables: tuple, table: np.ndarray,
+    codes: np.ndarray, ucodes: np.ndarray, dec: np.ndarray,
+) -> None:
+    """Quantize one group's distinct rows, write them to its code buffer and decode them.
+
+    weight (n, D) float32; rows (u,) int64 ids of the group; start its first id; perm and tables
+    (search_tables) over the K_i centroids it may use; table (D, K_t) float32 the table its codes index;
+    codes (|V_i|, D) int16/int32 the group's buffer (updated at rows - start); ucodes (u, D) int32 and
+    dec (u, D) float32 receive the codes and the decoded centroids."""
+    ct = _search_rows(weight, rows, perm, tables)  # (D, u)
+    U, D = ucodes.shape
+    for u in range(U):
+        k = rows[u] - start
+        for j in range(D):
+            c = ct[j, u]
+            ucodes[u, j] = c
+            codes[k, j] = c
+            dec[u, j] = table[j, c]
+
+
+@njit(cache=True, nogil=True)
+def expand_rows(dec: np.ndarray, tslot: np.ndarray) -> np.ndarray:
+    """out[t] = dec[tslot[t]]: (U, D) float32 -> (B, D) float32 (row copies)."""
+    B = tslot.shape[0]
+    out = np.empty((B, dec.shape[1]), np.float32)
+    for t in range(B):
+        out[t] = dec[tslot[t]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def reduce_rows(grad: np.ndarray, tslot: np.ndarray, U: int) -> np.ndarray:
+    """gu[u] = sum of grad[t] over t with tslot[t] == u: (B, D) float32 -> (U, D) float32."""
+    gu = np.zeros((U, grad.shape[1]), np.float32)
+    for t in range(grad.shape[0]):
+        gu[tslot[t]] += grad[t]
+    return gu
+
+
+@njit(cache=True, nogil=True)
+def centroid_grad(gu: np.ndarray, ucodes: np.ndarray, g_table: np.ndarray) -> None:
+    """g_table[j, ucodes[u, j]] += gu[u, j]. gu (u, D) float32, ucodes (u, D) int32, g_table (D, K_t)
+    float32 (accumulated in place)."""
+    U, D = gu.shape
+    for u in range(U):
+        for j in range(D):
+            g_table[j, ucodes[u, j]] += gu[u, j]
