@@ -1,11 +1,13 @@
 """Benchmark the MGQE embedding lookup (issue 3).
 
-1. Lookup: the grouped lookup of the paper's Algorithm 1 (`QuantizedEmbedding.forward`) vs the naive per-item
-   path (`forward_naive`, one quantization per id, the paper's map_fn baseline), training mode, forward +
-   backward of one batch, on an ml-1m-sized and a 1M-item synthetic vocabulary.
+1. Lookup: the grouped lookup of the paper's Algorithm 1 (`QuantizedEmbedding.forward`, which on CPU with
+   dsub = 1 is the fused compiled kernel of trainer/embeddings/fused.py) and the same algorithm with torch ops
+   (`_lookup_grouped`, the path used on GPUs) vs the naive per-item path (`forward_naive`, one quantization
+   per id, the paper's map_fn baseline), training mode, forward + backward of one batch, on an ml-1m-sized
+   and a 1M-item synthetic vocabulary.
 2. Training step: a GMF-style step (user and item ids -> both embedding tables -> dot product -> BCE ->
-   backward -> Adam step) with FE, DPQ and MGQE tables, timed interleaved in one run so the shared machine's
-   load hits all methods alike.
+   backward -> Adam step) with FE, DPQ and MGQE tables (MGQE also with the torch-ops lookup), timed
+   interleaved in one run so the shared machine's load hits all methods alike.
 
 Ids follow a Zipf(1) popularity law over internal ids (id 0 most popular), so MGQE's head group (top 10%)
 receives most of the lookups, as in real data. Results: JSON and Markdown, both with the exact command.
@@ -74,25 +76,32 @@ def bench_lookup(n: int, args: argparse.Namespace, gen: torch.Generator) -> dict
         emb.zero_grad(set_to_none=True)
         emb(ids).sum().backward()
 
+    def torch_ops(ids: Tensor) -> None:
+        emb.zero_grad(set_to_none=True)
+        emb._lookup_grouped(ids).sum().backward()
+
     def naive(ids: Tensor) -> None:
         emb.zero_grad(set_to_none=True)
         emb.forward_naive(ids).sum().backward()
 
     fns = {
         "grouped_fb": grouped,
+        "torchops_fb": torch_ops,
         "naive_fb": naive,
         "grouped_fwd": lambda ids: emb(ids),
+        "torchops_fwd": lambda ids: emb._lookup_grouped(ids),
         "naive_fwd": lambda ids: emb.forward_naive(ids),
     }
     for name, fn in fns.items():  # warm-up
-        fn(batches[0] if name.startswith("grouped") else batches[0][: args.batch // 8])
+        fn(batches[0] if not name.startswith("naive") else batches[0][: args.batch // 8])
     t: dict[str, list[tuple[float, float]]] = {k: [] for k in fns}
     per = args.reps // args.naive_reps
     for k in range(args.naive_reps):  # interleaved: one naive batch, then a share of the grouped ones
         for kind in ("fb", "fwd"):
             t[f"naive_{kind}"].append(timed(lambda b=batches[k], f=fns[f"naive_{kind}"]: f(b)))
             for b in batches[k * per : (k + 1) * per]:
-                t[f"grouped_{kind}"].append(timed(lambda b=b, f=fns[f"grouped_{kind}"]: f(b)))
+                for path in ("grouped", "torchops"):
+                    t[f"{path}_{kind}"].append(timed(lambda b=b, f=fns[f"{path}_{kind}"]: f(b)))
     out: dict[str, object] = {
         "n": n,
         "unique_ids_per_batch": statistics.mean(b.unique().numel() for b in batches),
@@ -101,33 +110,45 @@ def bench_lookup(n: int, args: argparse.Namespace, gen: torch.Generator) -> dict
     }
     for kind in ("fb", "fwd"):
         (gw, gc), (nw, nc) = medians(t[f"grouped_{kind}"]), medians(t[f"naive_{kind}"])
-        for clock, g, nv in (("cpu", gc, nc), ("wall", gw, nw)):
+        tw, tc = medians(t[f"torchops_{kind}"])
+        for clock, g, nv, to in (("cpu", gc, nc, tc), ("wall", gw, nw, tw)):
             out[f"grouped_{kind}_{clock}_ms"] = g
+            out[f"torchops_{kind}_{clock}_ms"] = to
             out[f"naive_{kind}_{clock}_ms"] = nv
             out[f"speedup_{kind}_{clock}"] = nv / g
+            out[f"speedup_torchops_{kind}_{clock}"] = nv / to
     return out
 
 
 class _GMFStep(nn.Module):
-    """score = out(e_u * e_i): the GMF forward on two tables of one method."""
+    """score = out(e_u * e_i): the GMF forward on two tables of one method ("mgqe_torch": MGQE tables that
+    look up with torch ops, the GPU path, instead of the fused CPU kernel)."""
 
     def __init__(self, method: str, n_items: int, args: argparse.Namespace) -> None:
         super().__init__()
-        self.user = build_embedding(table_cfg(method, N_USERS, args.d, args.D, args.K, args.head))
-        self.item = build_embedding(table_cfg(method, n_items, args.d, args.D, args.K, args.head))
+        m = method.removesuffix("_torch")
+        self.user = build_embedding(table_cfg(m, N_USERS, args.d, args.D, args.K, args.head))
+        self.item = build_embedding(table_cfg(m, n_items, args.d, args.D, args.K, args.head))
         self.out = nn.Linear(args.d, 1)
+        self.torch_ops = method.endswith("_torch")
+
+    def lookup(self, table: nn.Module, ids: Tensor) -> Tensor:
+        if self.torch_ops:
+            assert isinstance(table, QuantizedEmbedding)
+            return table._lookup_grouped(ids)
+        return table(ids)
 
     def forward(self, u: Tensor, i: Tensor) -> Tensor:
-        return self.out(self.user(u) * self.item(i)).squeeze(-1)
+        return self.out(self.lookup(self.user, u) * self.lookup(self.item, i)).squeeze(-1)
 
 
-def bench_step(n_items: int, args: argparse.Namespace, gen: torch.Generator) -> dict[str, object]:
-    methods = ["fe", "dpq", "mgqe"]
+def bench_step(n_items: int, args: argparse.Namespace, gen: torch.Generator, batch: int) -> dict[str, object]:
+    methods = ["fe", "dpq", "mgqe", "mgqe_torch"]
     models = {m: _GMFStep(m, n_items, args).train() for m in methods}
     opts = {m: torch.optim.Adam(models[m].parameters(), lr=1e-3) for m in methods}
     batches = [
-        (zipf_ids(N_USERS, args.batch, gen), zipf_ids(n_items, args.batch, gen),
-         torch.randint(0, 2, (args.batch,), generator=gen).float())
+        (zipf_ids(N_USERS, batch, gen), zipf_ids(n_items, batch, gen),
+         torch.randint(0, 2, (batch,), generator=gen).float())
         for _ in range(args.reps)
     ]
     loss_fn = nn.BCEWithLogitsLoss()
@@ -148,12 +169,13 @@ def bench_step(n_items: int, args: argparse.Namespace, gen: torch.Generator) -> 
         for m in methods:
             times[m].append(timed(lambda m=m, b=b: step(m, b)))
     med = {m: medians(t) for m, t in times.items()}
-    out: dict[str, object] = {"n_items": n_items, "n_users": N_USERS, "reps": args.reps}
+    out: dict[str, object] = {"n_items": n_items, "n_users": N_USERS, "batch": batch, "reps": args.reps}
     for k, clock in ((1, "cpu"), (0, "wall")):
         out.update({f"{m}_{clock}_ms": med[m][k] for m in methods})
         out[f"mgqe_over_fe_{clock}"] = med["mgqe"][k] / med["fe"][k]
         out[f"dpq_over_fe_{clock}"] = med["dpq"][k] / med["fe"][k]
         out[f"mgqe_over_dpq_{clock}"] = med["mgqe"][k] / med["dpq"][k]
+        out[f"mgqe_torch_over_fe_{clock}"] = med["mgqe_torch"][k] / med["fe"][k]
     return out
 
 
@@ -183,28 +205,32 @@ def markdown(res: dict[str, object]) -> str:
         "decode), where the two paths differ.",
         "",
         "| vocabulary | unique ids / batch | grouped fwd+bwd ms | naive fwd+bwd ms | speedup fwd+bwd "
-        "| grouped fwd ms | naive fwd ms | speedup fwd (target >= 20x) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| grouped fwd ms | naive fwd ms | speedup fwd (target >= 20x) | torch-ops grouped fwd ms "
+        "| speedup fwd, torch ops |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["lookup"]:  # type: ignore[union-attr]
         lines.append(
             f"| {r['n']:,} | {r['unique_ids_per_batch']:.0f} | {r['grouped_fb_cpu_ms']:.2f} "
             f"| {r['naive_fb_cpu_ms']:.1f} | {r['speedup_fb_cpu']:.1f}x | {r['grouped_fwd_cpu_ms']:.2f} "
-            f"| {r['naive_fwd_cpu_ms']:.1f} | {r['speedup_fwd_cpu']:.0f}x |"
+            f"| {r['naive_fwd_cpu_ms']:.1f} | {r['speedup_fwd_cpu']:.0f}x | {r['torchops_fwd_cpu_ms']:.2f} "
+            f"| {r['speedup_torchops_fwd_cpu']:.0f}x |"
         )
     lines += [
         "",
         "## GMF-style training step (ids -> user and item tables -> dot -> BCE -> backward -> Adam)",
         "",
-        "| items (users 6,040) | FE ms | DPQ ms | MGQE ms | MGQE / FE (target <= 1.5x) | DPQ / FE "
-        "| MGQE / DPQ | MGQE / FE wall |",
-        "|---|---|---|---|---|---|---|---|",
+        "| items (users 6,040) | batch | FE ms | DPQ ms | MGQE ms | MGQE / FE (target <= 1.5x) | DPQ / FE "
+        "| MGQE / DPQ | MGQE / FE wall | MGQE torch-ops ms | MGQE torch-ops / FE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["step"]:  # type: ignore[union-attr]
         lines.append(
-            f"| {r['n_items']:,} | {r['fe_cpu_ms']:.2f} | {r['dpq_cpu_ms']:.2f} | {r['mgqe_cpu_ms']:.2f} "
+            f"| {r['n_items']:,} | {r['batch']} | {r['fe_cpu_ms']:.2f} | {r['dpq_cpu_ms']:.2f} "
+            f"| {r['mgqe_cpu_ms']:.2f} "
             f"| {r['mgqe_over_fe_cpu']:.2f}x | {r['dpq_over_fe_cpu']:.2f}x | {r['mgqe_over_dpq_cpu']:.2f}x "
-            f"| {r['mgqe_over_fe_wall']:.2f}x |"
+            f"| {r['mgqe_over_fe_wall']:.2f}x | {r['mgqe_torch_cpu_ms']:.2f} "
+            f"| {r['mgqe_torch_over_fe_cpu']:.2f}x |"
         )
     return "\n".join(lines) + "\n"
 
@@ -214,7 +240,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--vocab", type=int, nargs="+", default=[3416, 1_000_000],
                    help="item vocabulary sizes to benchmark")
-    p.add_argument("--batch", type=int, default=1024, help="ids per batch")
+    p.add_argument("--batch", type=int, default=1024,
+                   help="ids per batch (the lookup; the training step's first batch size)")
+    p.add_argument("--step-batch", type=int, nargs="*", default=[8192],
+                   help="further batch sizes of the training step (8192 = the experiments' batch)")
     p.add_argument("--d", type=int, default=64, help="embedding dimension")
     p.add_argument("--D", type=int, default=64, help="subspaces (DPQ and MGQE)")
     p.add_argument("--K", type=int, nargs="+", default=[256, 64],
@@ -232,6 +261,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("batch", "d", "D", "reps", "naive_reps", "threads"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if any(b < 1 for b in a.step_batch):
+        p.error(f"--step-batch sizes must be >= 1, got {a.step_batch}")
     if any(v < 2 for v in a.vocab):
         p.error(f"--vocab sizes must be >= 2, got {a.vocab}")
     if len(a.K) != 2:
@@ -263,9 +294,10 @@ def main(argv: list[str] | None = None) -> int:
             res["lookup"].append(r)  # type: ignore[union-attr]
             print(json.dumps(r), flush=True)
         if not args.skip_step:
-            r = bench_step(n, args, gen)
-            res["step"].append(r)  # type: ignore[union-attr]
-            print(json.dumps(r), flush=True)
+            for batch in dict.fromkeys([args.batch, *args.step_batch]):
+                r = bench_step(n, args, gen, batch)
+                res["step"].append(r)  # type: ignore[union-attr]
+                print(json.dumps(r), flush=True)
     if args.out_json:
         args.out_json.parent.mkdir(parents=True, exist_ok=True)
         args.out_json.write_text(json.dumps(res, indent=1) + "\n")

@@ -23,16 +23,19 @@ def load(name: str) -> ModuleType:
 def test_bench_lookup_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
     mod = load("bench_lookup")
     js, md = tmp_path / "b.json", tmp_path / "b.md"
-    argv = ["--vocab", "50", "--batch", "16", "--d", "8", "--D", "4", "--K", "8", "4", "--reps", "2",
-            "--naive-reps", "1", "--out-json", str(js), "--out-md", str(md)]
+    argv = ["--vocab", "50", "--batch", "16", "--step-batch", "24", "--d", "8", "--D", "8", "--K", "8", "4",
+            "--reps", "2", "--naive-reps", "1", "--out-json", str(js), "--out-md", str(md)]
     assert mod.main(argv) == 0
     res = json.loads(js.read_text())
     (lookup,) = res["lookup"]
-    (step,) = res["step"]
     assert lookup["n"] == 50 and lookup["speedup_fwd_cpu"] > 0 and lookup["speedup_fb_cpu"] > 0
-    assert step["mgqe_over_fe_cpu"] == pytest.approx(step["mgqe_cpu_ms"] / step["fe_cpu_ms"])
+    assert lookup["speedup_torchops_fwd_cpu"] > 0
+    assert [s["batch"] for s in res["step"]] == [16, 24]
+    for step in res["step"]:
+        assert step["mgqe_over_fe_cpu"] == pytest.approx(step["mgqe_cpu_ms"] / step["fe_cpu_ms"])
+        assert step["mgqe_torch_over_fe_cpu"] == pytest.approx(step["mgqe_torch_cpu_ms"] / step["fe_cpu_ms"])
     text = md.read_text()
-    assert "--vocab 50" in text and "| 50 |" in text
+    assert "--vocab 50" in text and "| 50 |" in text and "| 50 | 24 |" in text
 
 
 @pytest.mark.parametrize(
@@ -43,6 +46,7 @@ def test_bench_lookup_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
         (["--reps", "2", "--naive-reps", "3"], "--reps must be >= --naive-reps"),
         (["--vocab", "1"], "--vocab sizes must be >= 2"),
         (["--batch", "0"], "--batch must be >= 1"),
+        (["--step-batch", "0"], "--step-batch sizes must be >= 1"),
     ],
 )
 def test_bench_lookup_rejects_bad_flags(

@@ -55,7 +55,8 @@ class _FusedLookup(torch.autograd.Function):
                 continue
             T = tables[0 if emb.shared else i].detach().numpy()[:, :, 0]  # (D, K_t) float32, a view
             perm = emb.sort_order(i)  # (D, K_i) int64, last step's order, re-sorted in place
-            search = kernels.search_tables(np.ascontiguousarray(T[:, : g.K]), perm)
+            search = kernels.search_tables(np.ascontiguousarray(T[:, : g.K]), perm,
+                                           kernels.grid_pays_off(b - a, g.K))
             codes = emb.group_codes(i).numpy()  # (|V_i|, D) int16/int32, updated in place
             kernels.quantize_group(W, rows[a:b], g.start, perm, search, T, codes, ucodes[a:b], dec[a:b])
         ctx.emb, ctx.n_tables = emb, len(tables)

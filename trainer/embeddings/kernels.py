@@ -17,11 +17,11 @@ import numpy as np
 from numba import njit
 
 # Cells of the uniform grid per subspace, per power-of-two slot of the midpoint table (see search_tables).
-GRID_PER_SLOT = 8
+GRID_PER_SLOT = 4
 
 
 @njit(cache=True, nogil=True)
-def search_tables(c: np.ndarray, perm: np.ndarray) -> tuple:
+def search_tables(c: np.ndarray, perm: np.ndarray, grid: bool = True) -> tuple:
     """Sort each subspace's centroids and build what the search needs.
 
     c (D, K) float32 centroids; perm (D, K) int64 a permutation of 0..K-1 per row, re-sorted in place by
@@ -37,17 +37,19 @@ def search_tables(c: np.ndarray, perm: np.ndarray) -> tuple:
       of midpoints in the cells before cell g (cells by `_cell`, the same float ops as for x), so for x in
       cell g the count lies in first[j, g] + [0, R_j].
     - lo, scale (D,) float64: the grid's origin and cells per unit; R (D,) int64: most midpoints in a cell.
+    grid=False skips the grid (R = P, so the search falls back to binary search): building it costs about one
+    write per cell and subspace, which only pays off when enough rows are searched (`grid_pays_off`).
     """
     D, K = c.shape
     P = 1
     while P < K:
         P *= 2
-    G = GRID_PER_SLOT * P
+    G = GRID_PER_SLOT * P if grid else 1
     mids = np.full((D, P), np.inf)
-    first = np.zeros((D, G), np.int32)
+    first = np.empty((D, G), np.int32)
     lo = np.zeros(D)
     scale = np.zeros(D)
-    R = np.zeros(D, np.int64)
+    R = np.full(D, 0 if grid else P, np.int64)
     occ = np.zeros(G, np.int64)
     for j in range(D):
         p = perm[j]
@@ -61,7 +63,7 @@ def search_tables(c: np.ndarray, perm: np.ndarray) -> tuple:
             p[s + 1] = q
         for t in range(K - 1):
             mids[j, t] = (np.float64(c[j, p[t]]) + np.float64(c[j, p[t + 1]])) * 0.5
-        if K < 2:
+        if K < 2 or not grid:
             continue
         lo[j] = mids[j, 0]
         span = mids[j, K - 2] - lo[j]
@@ -87,6 +89,13 @@ def _cell(v: float, lo: float, scale: float, G: int) -> int:
             return int(y)
         return G - 1
     return 0
+
+
+def grid_pays_off(rows: int, K: int) -> bool:
+    """Whether searching `rows` rows is worth building the grid over K centroids: the grid saves a few ns per
+    coordinate and costs about one ns per cell (GRID_PER_SLOT cells per slot of the padded table)."""
+    P = 1 << max(K - 1, 0).bit_length()
+    return 3 * rows >= GRID_PER_SLOT * P
 
 
 def identity_perm(D: int, K: int) -> np.ndarray:

@@ -38,7 +38,7 @@ def _nearest_1d(x: Tensor, c: Tensor) -> Tensor:
     if x.device.type == "cpu":
         c_np = np.ascontiguousarray(c.detach().numpy())
         perm = kernels.identity_perm(*c_np.shape)
-        tables = kernels.search_tables(c_np, perm)
+        tables = kernels.search_tables(c_np, perm, kernels.grid_pays_off(x.shape[0], c_np.shape[1]))
         return torch.from_numpy(kernels.nearest_rows(np.ascontiguousarray(x.detach().numpy()), perm, tables))
     return _nearest_1d_torch(x, c)
 
