@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from proto_factory import gmf_spec, random_arrays
+from artifact_factory import gmf_spec, random_arrays
 
 from mgqe.proto.artifact import (
     ALIGN,

@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from proto_factory import gmf_spec, random_arrays, random_known, table
+from artifact_factory import gmf_spec, random_arrays, random_known
+from artifact_factory import tiny_table as table
 from test_artifact_damage import expect, expect_on_data, relayout, split
 
 import mgqe.proto

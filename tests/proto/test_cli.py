@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from proto_factory import gmf_spec, random_arrays
+from artifact_factory import gmf_spec, random_arrays
 
 from mgqe.proto.artifact import write_artifact
 from mgqe.proto.cli import COMMANDS, main

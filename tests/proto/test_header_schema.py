@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from proto_factory import METHODS, gmf_spec, random_arrays
+from artifact_factory import METHODS, gmf_spec, random_arrays
 
 import mgqe.proto
 from mgqe.proto.artifact import PREFIX, write_artifact

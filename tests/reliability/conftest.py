@@ -3,13 +3,9 @@ server tests' artifact factory (the real writer), and helpers to run `mgqe-serve
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # artifact_factory
-
 from artifact_factory import HPARAMS, write_model
 from reliability_helpers import N_ITEMS, N_USERS
 
