@@ -7,40 +7,16 @@ over a real socket. Small synthetic data keeps it to seconds of training.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from pipeline_helpers import run_cli, write_config
+from serve_process import start_server, stop_server, wait_for
 
 from mgqe.proto import store as st
 from mgqe.proto.artifact import read_artifact
-
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(pred, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if pred():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
@@ -58,16 +34,9 @@ def test_publish_serve_swap_without_failed_requests(tmp_path: Path, published_v1
     store, cfg = published_v1
     art = read_artifact(st.resolve_current(store, "e2e"))
     users = [int(u) for u in art.arrays["vocab.user"][:20]]  # external ids, as clients send them
-    port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MGQE_RELOAD_INTERVAL_S": "0.2"}
-    env.pop("MGQE_ADMIN_TOKEN", None)
-    log_path = tmp_path / "serve.log"  # a file, not a pipe: the server logs every request
-    log = log_path.open("w")
-    server = subprocess.Popen(
-        [str(BIN / "mgqe-serve"), "--store", str(store), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
+    # the server logs every request (to a file: a pipe would fill); a short reload interval catches v2 quickly
+    log_path = tmp_path / "serve.log"
+    server, base = start_server(["--store", str(store)], log_path, env={"MGQE_RELOAD_INTERVAL_S": "0.2"})
     stop = threading.Event()
     seen: list[list[str]] = [[], []]
     failures: list[str] = []
@@ -90,28 +59,21 @@ def test_publish_serve_swap_without_failed_requests(tmp_path: Path, published_v1
 
     threads = [threading.Thread(target=loop, args=(k,), daemon=True) for k in range(2)]
     try:
-        _wait(lambda: httpx.get(f"{base}/v1/health/ready", timeout=2).status_code == 200, 60, "readiness")
         for t in threads:
             t.start()
-        _wait(lambda: all(len(s) >= 5 for s in seen), 30, "requests answered by v1")
+        wait_for(lambda: all(len(s) >= 5 for s in seen), 30, "requests answered by v1")
 
         r = run_cli("--config", str(cfg), "--seed", "1", cwd=tmp_path)  # a different model: v2
         assert r.returncode == 0, r.stdout + r.stderr
         assert st.current_version(store, "e2e") == "v2"
-        _wait(lambda: all(s and s[-1] == "v2" for s in seen), 30, "the server to swap to v2")
+        wait_for(lambda: all(s and s[-1] == "v2" for s in seen), 30, "the server to swap to v2")
         n_at_swap = [len(s) for s in seen]
-        _wait(lambda: all(len(s) >= n + 5 for s, n in zip(seen, n_at_swap, strict=True)), 30, "more v2")
+        wait_for(lambda: all(len(s) >= n + 5 for s, n in zip(seen, n_at_swap, strict=True)), 30, "more v2")
     finally:
         stop.set()
         for t in threads:
             t.join(timeout=15)
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        stop_server(server)
     out = log_path.read_text()
 
     assert failures == [], (failures[:5], out[-2000:])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from reliability_helpers import start_server, stop_server
+from serve_process import start_server, stop_server
 
 IDS = [7 + 3 * i for i in range(10)]  # external ids of the factory's tables (vocab = permutation * 3 + 7)
 FLAGS = ["--max-in-flight", "2", "--max-body-bytes", "2048", "--max-k", "5", "--max-batch", "3",
