@@ -36,6 +36,9 @@ def test_bench_lookup_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
         assert step["mgqe_torch_over_fe_cpu"] == pytest.approx(step["mgqe_torch_cpu_ms"] / step["fe_cpu_ms"])
     text = md.read_text()
     assert "--vocab 50" in text and "| 50 |" in text and "| 50 | 24 |" in text
+    md.unlink()
+    assert mod.main(["--md-from-json", str(js), "--out-md", str(md)]) == 0
+    assert md.read_text() == text
 
 
 @pytest.mark.parametrize(
