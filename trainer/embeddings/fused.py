@@ -2,7 +2,8 @@
 
 Same values, gradients and code-buffer updates as the torch path of `QuantizedEmbedding._lookup`
 (Algorithm 1 with torch ops, still used on GPUs, for dsub > 1, batch-norm assignment and the centroid loss):
-    forward   e[t] = C[code(x[ids[t]])]           one pass per group over the batch (kernels.lookup_group)
+    forward   e[t] = C[code(x[ids[t]])]           dedup (kernels.unique_slots), per group one search +
+                                                  decode (kernels.quantize_group), back to batch order
     backward  dL/dweight = the full-embedding gradient of the same ids (straight-through estimator),
               dL/dC[j, code] += dL/de[t, j]         (kernels.centroid_grad)
 """
@@ -54,9 +55,7 @@ class _FusedLookup(torch.autograd.Function):
             if a == b:
                 continue
             T = tables[0 if emb.shared else i].detach().numpy()[:, :, 0]  # (D, K_t) float32, a view
-            perm = emb.sort_order(i)  # (D, K_i) int64, last step's order, re-sorted in place
-            search = kernels.search_tables(np.ascontiguousarray(T[:, : g.K]), perm,
-                                           kernels.grid_pays_off(b - a, g.K))
+            perm, search = kernels.sorted_tables(T[:, : g.K], b - a)
             codes = emb.group_codes(i).numpy()  # (|V_i|, D) int16/int32, updated in place
             kernels.quantize_group(W, rows[a:b], g.start, perm, search, T, codes, ucodes[a:b], dec[a:b])
         ctx.emb, ctx.n_tables = emb, len(tables)

@@ -28,7 +28,6 @@ from torch import Tensor, nn
 
 from mgqe.proto.config import EmbeddingConfig, GroupSpec
 
-from . import kernels
 from .base import Embedding, check_ids, to_numpy
 from .fused import fused_lookup, fused_supported
 from .quantizer import bn_assign, nearest_centroid, response_stats
@@ -93,7 +92,6 @@ class QuantizedEmbedding(Embedding):
         self._aux: Tensor | None = None
         self.starts = np.array([g.start for g in self.groups] + [cfg.n], np.int64)  # (m + 1,) group bounds
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # fused CPU path, see scratch()
-        self._orders: list[np.ndarray] = []  # fused CPU path, see sort_order()
         self._stamp = 0
         self.refresh_codes()  # the buffer is valid from the start: rows never looked up still decode
 
@@ -136,7 +134,7 @@ class QuantizedEmbedding(Embedding):
         return self._lookup_grouped(ids)
 
     def next_stamp(self) -> int:
-        """A fresh stamp for one fused lookup (see `kernels.lookup_group`)."""
+        """A fresh stamp for one fused lookup (see `kernels.unique_slots`)."""
         self._stamp += 1
         return self._stamp
 
@@ -145,12 +143,6 @@ class QuantizedEmbedding(Embedding):
         if self._scratch is None:
             self._scratch = (np.zeros(self.cfg.n, np.int64), np.zeros(self.cfg.n, np.int64))
         return self._scratch
-
-    def sort_order(self, i: int) -> np.ndarray:
-        """(D_i, K_i) int64: group i's centroid order from the last fused lookup (kernels.search_tables)."""
-        if not self._orders:
-            self._orders = [kernels.identity_perm(g.D, g.K) for g in self.groups]
-        return self._orders[i]
 
     def _lookup_grouped(self, ids: Tensor) -> Tensor:
         """Algorithm 1 with torch ops (any device and option); the fused CPU path must match it."""

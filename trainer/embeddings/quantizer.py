@@ -36,10 +36,7 @@ def _nearest_1d(x: Tensor, c: Tensor) -> Tensor:
     float64, where the midpoint of two float32 values is exact. On CPU the compiled kernel of the fused
     training lookup (kernels.py) runs the same rule. x (b, D), c (D, K) -> (b, D) int64."""
     if x.device.type == "cpu":
-        c_np = np.ascontiguousarray(c.detach().numpy())
-        # numpy's (unstable, fast) sort as the start: the insertion sort then only fixes the order of ties
-        perm = np.argsort(c_np, axis=1).astype(np.int64)
-        tables = kernels.search_tables(c_np, perm, kernels.grid_pays_off(x.shape[0], c_np.shape[1]))
+        perm, tables = kernels.sorted_tables(c.detach().numpy(), x.shape[0])
         return torch.from_numpy(kernels.nearest_rows(np.ascontiguousarray(x.detach().numpy()), perm, tables))
     return _nearest_1d_torch(x, c)
 
