@@ -13,7 +13,7 @@ from mgqe.trainer.cli import main
 from mgqe.trainer.config import config_hash, from_dict
 from mgqe.trainer.experiments.cells import Cell, cache_path, run_cell
 from mgqe.trainer.experiments.genres import item_codes, similarity_matrix
-from mgqe.trainer.experiments.report import write_report
+from mgqe.trainer.experiments.report import embedding_size_percent, write_report
 from mgqe.trainer.experiments.suite import cells
 
 
@@ -76,7 +76,7 @@ def test_report_aggregates_and_lists_unfinished(tmp_path: Path) -> None:
     assert row["finished_seeds"] == [0, 1] and row["planned_seeds"] == [0, 1, 2]
     assert len(rep["unfinished_cells"]) == 2
     md = (tmp_path / "table3.md").read_text()
-    assert "| gmf | MGQE | 7.50 ± 0.71 | 3.75 ± 0.35 | 25.0 | 2 / 3 | 10 | 8.03 / 3.98 / 20.7 |" in md
+    assert "| gmf | MGQE | 7.50 ± 0.71 | 3.75 ± 0.35 | 25.0 | — | 2 / 3 | 10 | 8.03 / 3.98 / 20.7 |" in md
     assert "| gmf | FE | not run | not run |" in md
     assert json.loads((tmp_path / "table3.json").read_text())["rows"] == rep["rows"]
 
@@ -173,3 +173,21 @@ def test_fig6_sizes_are_relative_to_the_d64_full_model(tmp_path: Path) -> None:
     sizes = {(r["group"], r["row"]): r["size_percent"] for r in rep["rows"]}
     assert sizes == {("FE", "d=64"): 100.0, ("SQ", "b=8"): 25.0, ("FE", "d=8"): 100.0 * 50 / 400}
     assert (tmp_path / "fig6.png").is_file()
+
+
+@pytest.mark.parametrize("model", ["gmf", "sasrec"])
+def test_embedding_size_percent_excludes_the_dense_weights(tmp_path: Path, model: str) -> None:
+    """From a record's whole-model sizes, the embedding-only percentage equals Table 1 of the tables alone."""
+    from mgqe.proto.config import EmbeddingConfig
+    from mgqe.proto.sizes import model_size_bits
+    from mgqe.trainer.models.factory import build_model, dense_param_count
+    from mgqe.trainer.train import model_size
+
+    cfg = tiny_cfg(tmp_path).replace(model=model)
+    spec = cfg.model_spec(60, 40)
+    size = model_size(spec, dense_param_count(build_model(cfg, spec, 40)))
+    rec = {"config": cfg.to_dict(), "size": size}
+    fe = {k: EmbeddingConfig.fe(t.n, t.d) for k, t in spec.tables.items()}
+    expected = 100.0 * model_size_bits(spec.tables, 0) / model_size_bits(fe, 0)
+    assert embedding_size_percent(rec) == pytest.approx(expected)
+    assert embedding_size_percent(rec) < size["percent"]  # float32 dense weights raise the total
