@@ -4,6 +4,8 @@ name (see settings.py); the admin token comes from MGQE_ADMIN_TOKEN only."""
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 import sys
 from pathlib import Path
 
@@ -28,6 +30,8 @@ _FLAGS: dict[str, tuple[str, type]] = {
     "--log-level": ("log_level", str),
     "--drain": ("drain_s", float),
     "--shutdown-grace": ("shutdown_grace_s", float),
+    "--reuse-port": ("reuse_port", bool),
+    "--uds": ("uds", Path),
 }
 
 
@@ -43,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "models":
             p.add_argument(
                 flag, dest=name, action="append", type=typ, help=f"{help_text}; repeat for several"
+            )
+        elif typ is bool:  # a switch; None when absent so the environment variable still applies
+            p.add_argument(
+                flag,
+                dest=name,
+                action="store_const",
+                const=True,
+                help=f"{help_text} (env MGQE_{name.upper()}=1)",
             )
         else:
             p.add_argument(flag, dest=name, type=typ, help=f"{help_text} (env MGQE_{name.upper()})")
@@ -61,8 +73,65 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         raise SystemExit(f"mgqe-serve: invalid settings: {msgs}") from None
 
 
+def bind_tcp(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """A bound (not yet listening) TCP socket for uvicorn. Bound here rather than by uvicorn so that
+    SO_REUSEPORT can be set and a taken port gets an error that names it; SystemExit on failure."""
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as e:
+        raise SystemExit(
+            f"mgqe-serve: cannot listen on {where}: host not resolvable ({e.strerror})"
+        ) from None
+    if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
+        raise SystemExit("mgqe-serve: reuse_port (MGQE_REUSE_PORT) needs SO_REUSEPORT, absent on this OS")
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart past TIME_WAIT, like uvicorn
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind(addr)
+    except OSError as e:
+        sock.close()
+        hint = ""
+        if e.errno == errno.EADDRINUSE:
+            hint = (
+                " (the process holding it did not set SO_REUSEPORT or runs as another user)"
+                if reuse_port
+                else " by another process (to run several replicas on one port, set MGQE_REUSE_PORT=1 "
+                "or --reuse-port in every one of them)"
+            )
+        raise SystemExit(f"mgqe-serve: cannot listen on {where}: {e.strerror}{hint}") from None
+    return sock
+
+
+def bind_unix(path: Path) -> socket.socket:
+    """A bound Unix socket at path; a stale socket file (no server answers on it) is replaced, a live one
+    or an unusable path is a SystemExit naming it."""
+    if path.is_socket():
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(path))
+            except OSError:
+                path.unlink()  # left behind by a killed server
+            else:
+                raise SystemExit(f"mgqe-serve: cannot listen on {path}: a running server uses it")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+    except OSError as e:
+        sock.close()
+        raise SystemExit(f"mgqe-serve: cannot listen on {path}: {e.strerror}") from None
+    return sock
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = settings_from_args(argv)
+    sockets = [bind_tcp(settings.host, settings.port, settings.reuse_port)]
+    if settings.uds is not None:
+        sockets.append(bind_unix(settings.uds))
     import uvicorn
 
     from mgqe.server.app import create_app
@@ -77,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         timeout_graceful_shutdown=settings.shutdown_grace_s,  # type: ignore[arg-type]  # a float works
     )
-    DrainingServer(config, app.state, settings.drain_s).run()
+    try:
+        DrainingServer(config, app.state, settings.drain_s).run(sockets=sockets)
+    finally:
+        if settings.uds is not None:
+            settings.uds.unlink(missing_ok=True)
     return 0
 
 

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="level of the JSON log lines (DEBUG, INFO, WARNING, ...)")
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=1, le=65535, description="port to listen on")
+    reuse_port: bool = Field(
+        False,
+        description="bind the port with SO_REUSEPORT so several replicas (same user, same host or host "
+        "network) share it and the kernel spreads connections over them; every replica must set it",
+    )
+    uds: Path | None = Field(
+        None,
+        description="also serve on this Unix socket: a per-replica address (health checks, /metrics) "
+        "when replicas share a TCP port",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Settings:

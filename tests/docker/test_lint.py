@@ -187,3 +187,48 @@ def test_healthcheck_script(ready_server: tuple[int, list[int]]) -> None:
     assert r.returncode == 1 and "not ready" in r.stderr  # 503 before models are loaded
     status[0] = 200
     assert subprocess.run(cmd, env=env, timeout=30).returncode == 0
+
+
+def test_healthcheck_script_over_unix_socket(tmp_path: Path) -> None:
+    """With MGQE_UDS set the check asks this container's own server (not whichever replica holds a shared TCP
+    port); a path argument prints that replica's answer."""
+    import socketserver
+
+    status = [503]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            code = status[0] if self.path in ("/v1/health/ready", "/v1/models") else 404
+            body = f'{{"path": "{self.path}"}}'.encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def address_string(self) -> str:  # a Unix peer has no host address
+            return "uds"
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    path = tmp_path / "s.sock"
+    srv = UnixHTTPServer(str(path), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        cmd = [sys.executable, str(ROOT / "docker" / "healthcheck.py")]
+        env = {**os.environ, "MGQE_UDS": str(path), "MGQE_PORT": "1"}  # port 1: TCP would be refused
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
+        assert r.returncode == 1 and "HTTP 503" in r.stderr
+        status[0] = 200
+        assert subprocess.run(cmd, env=env, timeout=30).returncode == 0
+        r = subprocess.run([*cmd, "/v1/models"], capture_output=True, text=True, env=env, timeout=30)
+        assert r.returncode == 0 and r.stdout == '{"path": "/v1/models"}'
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                           env={**env, "MGQE_UDS": str(tmp_path / "none.sock")})
+        assert r.returncode == 1 and "not ready" in r.stderr
+    finally:
+        srv.shutdown()
+        srv.server_close()
