@@ -1,0 +1,256 @@
+"""An independent, compact GMF trainer (the method notes' calibration setup) to find why ours scores lower.
+
+Two subcommands, both writing one JSON record per run (appended to --json-out) with per-epoch valid/test
+HR@10 / NDCG@10 and the test metrics at the best-validation epoch:
+
+    reference   a ~100-line GMF that reads the SASRec 5-core file itself (no project code): N(0, init_std)
+                embeddings, Linear(d, 1) output, Adam, BCE with n_neg uniform negatives re-drawn each epoch,
+                full ranking with training items masked (and the validation item at test time).
+    trainer     the project's `mgqe.trainer.train_model` (any method, e.g. mgqe) with the same knobs patched
+                in at run time (output-layer init, Adam eps) so a candidate fix can be measured on the
+                real code without editing it.
+
+Example:  nice -n 10 .venv/bin/python bench/gmf_reference.py reference --seed 0 --out-init lecun \
+              --json-out results/gmf_gap.json --label "ref lecun"
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+OUT_INITS = ("torch", "lecun", "normal0.01", "ones")
+DEFAULT_DATA = "/work/shared/data/ml-1m/sasrec/ml-1m.txt.gz"
+
+
+class ReferenceError(ValueError):
+    """A bad flag or input file for this script."""
+
+
+def init_out(layer: nn.Linear, how: str) -> None:
+    """Re-initialise a Linear(d, 1): torch = PyTorch default U(+-1/sqrt(d)) (what mgqe's GMF gets);
+    lecun = Keras lecun_uniform U(+-sqrt(3/d)) with zero bias (the NCF paper's code); normal0.01 = N(0, 0.01)
+    like the embeddings; ones = all-ones weights, zero bias (plain MF scaled by the bias)."""
+    d = layer.weight.shape[1]
+    with torch.no_grad():
+        if how == "lecun":
+            layer.weight.uniform_(-math.sqrt(3.0 / d), math.sqrt(3.0 / d))
+            layer.bias.zero_()
+        elif how == "normal0.01":
+            layer.weight.normal_(0.0, 0.01)
+            layer.bias.zero_()
+        elif how == "ones":
+            layer.weight.fill_(1.0)
+            layer.bias.zero_()
+        elif how != "torch":
+            raise ReferenceError(f"--out-init {how!r}: expected one of {OUT_INITS}")
+
+
+def load_split(path: Path) -> dict[str, Any]:
+    """SASRec `user item` lines (chronological per user) -> leave-last-out split, 0-based raw ids."""
+    if not path.is_file():
+        raise ReferenceError(f"--data {path}: file not found")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = np.array(f.read().split(), dtype=np.int64)
+    if raw.size == 0 or raw.size % 2:
+        raise ReferenceError(f"--data {path}: expected 'user item' integer pairs per line")
+    ui = raw.reshape(-1, 2) - 1
+    order = np.argsort(ui[:, 0], kind="stable")  # group by user, keep each user's time order
+    u, i = ui[order, 0], ui[order, 1]
+    n_users, n_items = int(u.max()) + 1, int(i.max()) + 1
+    ends = np.r_[np.flatnonzero(np.diff(u)), u.size - 1]
+    lens = np.bincount(u, minlength=n_users)
+    hold = lens[u] >= 3
+    is_test = np.zeros(u.size, bool)
+    is_test[ends] = True
+    is_valid = np.zeros(u.size, bool)
+    is_valid[ends - 1] = True
+    is_test &= hold
+    is_valid &= hold & (np.r_[u[1:], -1] == u)
+    train = ~(is_test | is_valid)
+    valid, test = np.full(n_users, -1), np.full(n_users, -1)
+    valid[u[is_valid]], test[u[is_test]] = i[is_valid], i[is_test]
+    return {"n_users": n_users, "n_items": n_items, "tu": u[train], "ti": i[train],
+            "valid": valid, "test": test}
+
+
+@torch.no_grad()
+def full_ranking(score: torch.Tensor, s: dict[str, Any], which: str) -> dict[str, float]:
+    """score: (n_users, n_items) float32. Rank = items scoring strictly higher, training items masked."""
+    score = score.clone()
+    score[torch.from_numpy(s["tu"]), torch.from_numpy(s["ti"])] = -torch.inf
+    users = np.flatnonzero(s[which] >= 0)
+    if which == "test":
+        has_v = users[s["valid"][users] >= 0]
+        score[torch.from_numpy(has_v), torch.from_numpy(s["valid"][has_v])] = -torch.inf
+    ut = torch.from_numpy(users)
+    t = score[ut, torch.from_numpy(s[which][users])]
+    rank = (score[ut] > t[:, None]).sum(1).numpy()
+    hit = rank < 10
+    return {"hr@10": 100.0 * hit.mean(), "ndcg@10": 100.0 * (hit / np.log2(rank + 2.0)).mean()}
+
+
+def run_reference(a: argparse.Namespace) -> dict[str, Any]:
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    s = load_split(Path(a.data))
+    U = nn.Parameter(torch.randn(s["n_users"], a.d) * a.init_std)
+    V = nn.Parameter(torch.randn(s["n_items"], a.d) * a.init_std)
+    out = nn.Linear(a.d, 1)
+    init_out(out, a.out_init)
+    opt = torch.optim.Adam([U, V, *out.parameters()], lr=a.lr, eps=a.adam_eps)
+    N = s["tu"].size
+    hist = []
+    for ep in range(1, a.epochs + 1):
+        t0 = time.time()
+        users = torch.from_numpy(np.tile(s["tu"], 1 + a.n_neg))
+        items = torch.from_numpy(np.r_[s["ti"], rng.integers(0, s["n_items"], N * a.n_neg)])
+        y = torch.cat([torch.ones(N), torch.zeros(N * a.n_neg)])
+        perm = torch.from_numpy(rng.permutation(users.numel()))
+        tot = 0.0
+        for b in perm.split(a.batch_size):
+            logit = out(U[users[b]] * V[items[b]]).squeeze(-1)
+            loss = nn.functional.binary_cross_entropy_with_logits(logit, y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * b.numel()
+        with torch.no_grad():
+            sc = (U * out.weight[0]) @ V.T + out.bias
+        hist.append({"epoch": ep, "loss": tot / users.numel(), "seconds": time.time() - t0,
+                     "valid": full_ranking(sc, s, "valid"), "test": full_ranking(sc, s, "test")})
+        print(json.dumps(hist[-1]), file=sys.stderr)
+    return summarise(a, hist)
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """['K=[256,64]', ...] -> {'K': [256, 64]}; each value is JSON."""
+    out: dict[str, Any] = {}
+    for kv in items:
+        key, sep, val = kv.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError("missing '='")
+            out[key] = json.loads(val)
+        except ValueError as e:  # JSONDecodeError is a ValueError
+            raise ReferenceError(f"--set {kv!r}: expected KEY=JSON ({e})") from e
+    return out
+
+
+def run_trainer(a: argparse.Namespace) -> dict[str, Any]:
+    """The project trainer with the output init / Adam eps patched in for this process only."""
+    from mgqe.trainer import train as tr
+    from mgqe.trainer.config import ConfigError, from_dict
+    from mgqe.trainer.models import gmf
+
+    orig_init, orig_adam = gmf.GMF.__init__, torch.optim.Adam
+
+    def patched_init(self: Any, *args: Any, **kw: Any) -> None:
+        orig_init(self, *args, **kw)
+        init_out(self.out, a.out_init)
+
+    def adam(params: Any, **kw: Any) -> torch.optim.Optimizer:
+        return orig_adam(params, **{**kw, "eps": a.adam_eps})
+
+    try:
+        cfg = from_dict({"model": "gmf", "method": a.method, "seed": a.seed, "epochs": a.epochs,
+                         "progress": False, "out_dir": a.out_dir, "lr": a.lr, "init_std": a.init_std,
+                         **parse_set(a.set)})
+    except ConfigError as e:
+        raise ReferenceError(f"--method/--set: {e}") from e
+    gmf.GMF.__init__ = patched_init  # type: ignore[method-assign]
+    tr.torch.optim.Adam = adam  # type: ignore[assignment]
+    try:
+        res = tr.train_model(cfg)
+    finally:
+        gmf.GMF.__init__, tr.torch.optim.Adam = orig_init, orig_adam  # type: ignore[method-assign]
+    hist = [{"epoch": h["epoch"], "loss": h["loss"], "valid": h.get("valid")} for h in res.history]
+    return summarise(a, hist, final=res.metrics, best_epoch=res.best_epoch)
+
+
+def summarise(a: argparse.Namespace, hist: list[dict[str, Any]], final: dict[str, Any] | None = None,
+              best_epoch: int | None = None) -> dict[str, Any]:
+    if best_epoch is None:  # first epoch with the highest validation HR@10 (the trainer's rule)
+        best_epoch = max(hist, key=lambda h: (h["valid"]["hr@10"], -h["epoch"]))["epoch"]
+    sel = final or {k: hist[best_epoch - 1][k] for k in ("valid", "test")}
+    flags = {k: v for k, v in vars(a).items() if k not in ("json_out", "func", "label")}
+    return {"label": a.label, "command": " ".join(sys.argv), "flags": flags, "best_epoch": best_epoch,
+            "valid": sel["valid"], "test": sel["test"], "history": hist,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, fn, hlp in (("reference", run_reference, "independent compact GMF (no project code)"),
+                          ("trainer", run_trainer, "mgqe.trainer.train_model with the knobs patched in")):
+        q = sub.add_parser(name, help=hlp)
+        q.set_defaults(func=fn)
+        q.add_argument("--seed", type=int, default=0, help="torch and numpy seed (default 0)")
+        q.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+        q.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+        q.add_argument("--adam-eps", type=float, default=1e-8, help="Adam epsilon (default 1e-8, torch's)")
+        q.add_argument("--init-std", type=float, default=0.01, help="embedding N(0, std) init (default 0.01)")
+        q.add_argument("--out-init", choices=OUT_INITS, default="torch",
+                       help="output Linear(d, 1) init: torch (default), lecun, normal0.01, ones")
+        q.add_argument("--label", default="", help="free-text name of this variant in the JSON record")
+        q.add_argument("--json-out", default=None, help="append the run record to this JSON list file")
+    r = sub.choices["reference"]
+    r.add_argument("--data", default=DEFAULT_DATA, help="SASRec 5-core file (`user item` lines, .gz ok)")
+    r.add_argument("--d", type=int, default=64, help="embedding width (default 64)")
+    r.add_argument("--batch-size", type=int, default=8192, help="pairs per Adam step (default 8192)")
+    r.add_argument("--n-neg", type=int, default=4, help="uniform negatives per positive (default 4)")
+    r.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    t = sub.choices["trainer"]
+    t.add_argument("--method", default="fe", help="embedding method of mgqe's GMF (fe, sq, dpq, mgqe, ...)")
+    t.add_argument("--out-dir", default="/tmp/gmf_gap_run", help="trainer run folder (checkpoints)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="any other TrainConfig field, e.g. --set 'K=[256,64]'")
+    return p
+
+
+def check(a: argparse.Namespace) -> None:
+    for name in ("epochs",) + (("d", "batch_size", "n_neg", "threads") if a.cmd == "reference" else ()):
+        if getattr(a, name) < 1:
+            raise ReferenceError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    for name in ("lr", "adam_eps", "init_std"):
+        if not getattr(a, name) > 0:
+            raise ReferenceError(f"--{name.replace('_', '-')} must be > 0, got {getattr(a, name)}")
+    if a.json_out and Path(a.json_out).is_file():
+        try:
+            if not isinstance(json.loads(Path(a.json_out).read_text()), list):
+                raise ReferenceError(f"--json-out {a.json_out}: existing file is not a JSON list")
+        except json.JSONDecodeError as e:
+            raise ReferenceError(f"--json-out {a.json_out}: existing file is not valid JSON ({e})") from e
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        check(a)
+        rec = a.func(a)
+    except ReferenceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: rec[k] for k in ("label", "best_epoch", "valid", "test")}))
+    if a.json_out:
+        p = Path(a.json_out)
+        runs = json.loads(p.read_text()) if p.is_file() else []
+        p.write_text(json.dumps([*runs, rec], indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

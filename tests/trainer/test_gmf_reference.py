@@ -1,0 +1,117 @@
+"""bench/gmf_reference.py: its split, one tiny run, and one test per named CLI error."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gmf_reference", ROOT / "bench" / "gmf_reference.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["gmf_reference"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+ref = _load()
+
+
+def _write_sasrec(path: Path, n_users: int = 30, n_items: int = 25, seed: int = 0) -> list[list[int]]:
+    """A small SASRec-format file (1-based `user item` lines); returns each user's 0-based item sequence."""
+    rng = np.random.default_rng(seed)
+    seqs = [list(rng.choice(n_items, size=int(rng.integers(2, 9)), replace=False)) for _ in range(n_users)]
+    seqs[0][0] = n_items - 1  # every item id up to n_items - 1 occurs, so n_items is known
+    lines = [f"{u + 1} {i + 1}" for u, s in enumerate(seqs) for i in s]
+    with gzip.open(path, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    return seqs
+
+
+def test_split_is_leave_last_out(tmp_path: Path) -> None:
+    seqs = _write_sasrec(tmp_path / "d.txt.gz")
+    s = ref.load_split(tmp_path / "d.txt.gz")
+    assert (s["n_users"], s["n_items"]) == (len(seqs), max(max(q) for q in seqs) + 1)
+    for u, q in enumerate(seqs):
+        held = len(q) >= 3
+        assert s["test"][u] == (q[-1] if held else -1)
+        assert s["valid"][u] == (q[-2] if held else -1)
+        assert list(s["ti"][s["tu"] == u]) == (q[:-2] if held else q)
+
+
+def test_reference_run_appends_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_sasrec(tmp_path / "d.txt.gz")
+    out = tmp_path / "runs.json"
+    args = ["reference", "--data", str(tmp_path / "d.txt.gz"), "--epochs", "2", "--d", "8",
+            "--batch-size", "64", "--json-out", str(out), "--label", "tiny"]
+    assert ref.main(args) == 0 and ref.main(args) == 0
+    runs = json.loads(out.read_text())
+    assert [r["label"] for r in runs] == ["tiny", "tiny"]
+    assert runs[0]["test"] == runs[1]["test"]  # seeded: the same flags give the same numbers
+    best = max(runs[0]["history"], key=lambda h: (h["valid"]["hr@10"], -h["epoch"]))
+    assert runs[0]["best_epoch"] == best["epoch"] and runs[0]["test"] == best["test"]
+    assert 0.0 <= runs[0]["test"]["hr@10"] <= 100.0
+
+
+def test_out_init_lecun_range() -> None:
+    import torch
+
+    layer = torch.nn.Linear(64, 1)
+    ref.init_out(layer, "lecun")
+    assert float(layer.weight.detach().abs().max()) <= (3 / 64) ** 0.5 and float(layer.bias.detach().abs().max()) == 0.0
+    with pytest.raises(ref.ReferenceError, match="--out-init 'bad'"):
+        ref.init_out(layer, "bad")
+
+
+@pytest.mark.parametrize("flag,value,msg", [
+    ("--epochs", "0", "--epochs must be >= 1"),
+    ("--batch-size", "0", "--batch-size must be >= 1"),
+    ("--lr", "0", "--lr must be > 0"),
+    ("--init-std", "-1", "--init-std must be > 0"),
+])
+def test_bad_numbers(flag: str, value: str, msg: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ref.main(["reference", flag, value]) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_missing_data_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ref.main(["reference", "--data", str(tmp_path / "nope.txt")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_malformed_data_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "odd.txt").write_text("1 2\n3\n")
+    assert ref.main(["reference", "--data", str(tmp_path / "odd.txt")]) == 2
+    assert "'user item' integer pairs" in capsys.readouterr().err
+
+
+def test_json_out_not_a_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "o.json").write_text('{"a": 1}')
+    assert ref.main(["reference", "--json-out", str(tmp_path / "o.json")]) == 2
+    assert "not a JSON list" in capsys.readouterr().err
+    (tmp_path / "o.json").write_text("{")
+    assert ref.main(["reference", "--json-out", str(tmp_path / "o.json")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_trainer_bad_set(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ref.main(["trainer", "--set", "K"]) == 2
+    assert "--set 'K': expected KEY=JSON" in capsys.readouterr().err
+    assert ref.main(["trainer", "--set", "nonsense_key=1"]) == 2
+    assert "unknown config key" in capsys.readouterr().err
+
+
+def test_bad_out_init_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        ref.main(["reference", "--out-init", "zeros"])
+    assert "invalid choice" in capsys.readouterr().err
