@@ -4,10 +4,14 @@ name (see settings.py); the admin token comes from MGQE_ADMIN_TOKEN only."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import errno
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -127,6 +131,24 @@ def bind_unix(path: Path) -> socket.socket:
     return sock
 
 
+def listen_when_ready(app: Any) -> None:
+    """Hold the app's lifespan startup (uvicorn listens on its sockets right after it) until every model is
+    loaded, or until a shutdown signal. For reuse_port: the kernel hands connections on a shared port to any
+    listening replica and reads no readiness, so a replica starting or restarting must not listen before it
+    can answer. app: the FastAPI app of create_app."""
+    inner = app.router.lifespan_context
+    state = app.state
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as value:
+            while not state.registry.ready and not state.draining:  # draining: set by a signal
+                await asyncio.sleep(0.05)
+            yield value
+
+    app.router.lifespan_context = lifespan
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = settings_from_args(argv)
     sockets = [bind_tcp(settings.host, settings.port, settings.reuse_port)]
@@ -138,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     from mgqe.server.draining import DrainingServer
 
     app = create_app(settings)
+    if settings.reuse_port:
+        listen_when_ready(app)
     config = uvicorn.Config(
         app,
         host=settings.host,

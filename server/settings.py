@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     reuse_port: bool = Field(
         False,
         description="bind the port with SO_REUSEPORT so several replicas (same user, same host or host "
-        "network) share it and the kernel spreads connections over them; every replica must set it",
+        "network) share it and the kernel spreads connections over them; every replica must set it, and "
+        "each starts listening only once its models are loaded",
     )
     uds: Path | None = Field(
         None,

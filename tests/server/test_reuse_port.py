@@ -124,3 +124,28 @@ def test_settings_from_flag_and_env(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert s.reuse_port is True and s.uds == tmp_path / "x.sock"
     monkeypatch.delenv("MGQE_REUSE_PORT")
     assert settings_from_args(["--store", str(tmp_path), "--reuse-port"]).reuse_port is True
+
+
+def test_reuse_port_listens_only_once_ready(tmp_path: Path) -> None:
+    """A replica whose model cannot load stays off the shared port (the kernel would hand it connections it
+    can only refuse with 503) but still stops on SIGTERM; without reuse_port the port answers 503 loading."""
+    bad = tmp_path / "bad.mgqe"
+    bad.write_bytes(b"not an artifact")
+    port = free_port()
+    args = ["--artifact", str(bad), "--host", "127.0.0.1", "--port", str(port), "--reload-interval", "0"]
+    shared = _serve([*args, "--reuse-port", "--uds", str(tmp_path / "s.sock")], tmp_path / "shared.log")
+    try:
+        wait_for(lambda: "model_load_failed" in (tmp_path / "shared.log").read_text(), 60, "the failed load")
+        assert shared.poll() is None
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/v1/health/live", timeout=2)
+    finally:
+        assert stop_server(shared, timeout=10) == 0, (tmp_path / "shared.log").read_text()[-3000:]
+    plain = _serve(args, tmp_path / "plain.log")
+    try:
+        def loading() -> bool:
+            r = httpx.get(f"http://127.0.0.1:{port}/v1/health/ready", timeout=2)
+            return r.status_code == 503 and r.json()["status"] == "loading"
+        wait_for(loading, 60, "503 loading on the plain port")
+    finally:
+        stop_server(plain)
