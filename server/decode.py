@@ -177,21 +177,21 @@ class PQGroup:
         return int(self.centroids.shape[2])
 
     def unpair(self, local_rows: np.ndarray) -> np.ndarray:
-        """(m,) rows relative to start -> (m, D) int64 single codes."""
-        c = (self.codes[:, local_rows].astype(np.int64) - self.offsets).T  # (m, P)
+        """(m,) rows relative to start -> (m, D) int64 single codes (a transposed (D, m) array)."""
+        c = self.codes[:, local_rows].astype(np.int64)  # (P, m)
+        c -= self.offsets
         if not self.pairs:
-            return c
-        out = np.empty((c.shape[0], self.D), np.int64)
+            return c.T
+        out = np.empty((self.D, c.shape[1]), np.int64)
         full = self.D // 2
-        out[:, 0 : 2 * full : 2] = c[:, :full] // self.K
-        out[:, 1 : 2 * full : 2] = c[:, :full] % self.K
+        np.divmod(c[:full], self.K, out=(out[0 : 2 * full : 2], out[1 : 2 * full : 2]))
         if self.D % 2:
-            out[:, -1] = c[:, -1]
-        return out
+            out[-1] = c[-1]
+        return out.T
 
     def decode(self, local_rows: np.ndarray) -> np.ndarray:
         codes = self.unpair(local_rows)  # (m, D)
-        parts = self.centroids[np.arange(self.D)[None, :], codes]  # (m, D, dsub)
+        parts = self.centroids[np.arange(self.D), codes]  # (m, D, dsub)
         return parts.reshape(len(local_rows), self.D * self.dsub)
 
     def scan(self, lut: np.ndarray, out: np.ndarray) -> None:
@@ -217,7 +217,8 @@ class PQTable:
     def decode(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size:  # the common case of a query: every row in one group, no per-group masks
-            lo, hi = int(rows.min()), int(rows.max())
+            # one row (a user query): no min/max reductions, each a NumPy call of a few µs
+            lo, hi = (int(rows[0]),) * 2 if rows.size == 1 else (int(rows.min()), int(rows.max()))
             for g in self.groups:
                 if g.start <= lo and hi < g.stop:
                     return g.decode(rows - g.start)

@@ -31,6 +31,8 @@ class ServingMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics, log: logging.Logger) -> None:
         self.app, self.settings, self.metrics, self.log = app, settings, metrics, log
         self.in_flight = 0
+        # read at scrape time: two Gauge.set calls (each taking the gauge's lock) per model request cost more
+        metrics.in_flight.set_function(lambda: self.in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,13 +75,11 @@ class ServingMiddleware:
 
             if gated:
                 self.in_flight += 1
-                self.metrics.in_flight.set(self.in_flight)
             try:
                 await self.app(scope, counted_receive, send_status)
             finally:
                 if gated:
                     self.in_flight -= 1
-                    self.metrics.in_flight.set(self.in_flight)
         route = scope.get("route")
         template = getattr(route, "path", "unmatched")
         dt = time.perf_counter() - t0

@@ -23,10 +23,12 @@ import numpy as np
 SCAN_CHUNK = 1 << 14
 # Below this many rows the sampled threshold does not pay off.
 _THRESHOLD_MIN_N = 1 << 13
-_SAMPLE = 4096  # at most; at least n / 8 rows are skipped between samples
+_SAMPLE = 4096  # at most; at least 16 rows are skipped between samples
 _OVERSAMPLE = 8
 # Up to this many candidates one lexsort is cheaper than partitioning first (NumPy call overhead dominates).
 _SORT_ALL = 1024
+
+_tls = threading.local()  # per-thread scratch buffers (scans run on the event loop or in worker threads)
 
 
 def lookup_table(centroids: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -43,14 +45,40 @@ def pq_luts(lut: np.ndarray, pairs: bool) -> np.ndarray:
 
     Without pairs: D tables LUT[j] (K,). With pairs: D // 2 tables of K * K entries, entry a * K + b =
     LUT[2p, a] + LUT[2p + 1, b], then LUT[D - 1] when D is odd. The codes of decode.PQGroup index this
-    array directly (offsets included).
+    array directly (offsets included). With pairs the result is a per-thread scratch buffer, valid until
+    the next pq_luts call on the same thread (the scan consumes it at once).
+
+    The pair sums are one batched matmul [LUT[2p], 1] @ [1; LUT[2p + 1]] (products by 1 are exact, so each
+    entry is the single rounding of the sum, as a direct add): ~2x faster than the broadcast add
+    lut[even, :, None] + lut[odd, None, :], whose (K,)-long inner loops are bound by iterator overhead.
     """
-    D = lut.shape[0]
+    D, K = lut.shape
     if not pairs:
         return lut.ravel()
     full = D // 2
-    tables = (lut[0 : 2 * full : 2, :, None] + lut[1 : 2 * full : 2, None, :]).ravel()
-    return np.concatenate([tables, lut[-1]]) if D % 2 else tables
+    left, right, flat = _pair_scratch(full, K, D % 2)
+    left[:, :, 0] = lut[0 : 2 * full : 2]
+    right[:, 1, :] = lut[1 : 2 * full : 2]
+    np.matmul(left, right, out=flat[: full * K * K].reshape(full, K, K))
+    if D % 2:
+        flat[full * K * K :] = lut[-1]
+    return flat
+
+
+def _pair_scratch(full: int, K: int, odd: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-thread matmul operands (full, K, 2) and (full, 2, K) (their constant ones column / row set once)
+    and the flat (full * K * K + odd * K,) float32 output of pq_luts, cached per layout."""
+    cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = getattr(
+        _tls, "pairs", None
+    )
+    if cache is None:
+        cache = _tls.pairs = {}
+    bufs = cache.get((full, K, odd))
+    if bufs is None:
+        left = np.ones((full, K, 2), np.float32)
+        right = np.ones((full, 2, K), np.float32)
+        bufs = cache[(full, K, odd)] = (left, right, np.empty(full * K * K + odd * K, np.float32))
+    return bufs
 
 
 def adc_scan(flat: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
@@ -58,18 +86,17 @@ def adc_scan(flat: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
 
     One gather and one column sum per SCAN_CHUNK rows: few NumPy calls per query (small tables are bound by
     call overhead) and (P, chunk) temporaries that stay in cache (large tables are bound by the gather).
-    mode="clip" skips np.take's bounds-error path (codes were range-checked at load).
+    mode="wrap" skips np.take's bounds-error path (codes were range-checked at load, so nothing wraps); it
+    is ~20% faster than mode="clip" on uint16 codes (NumPy 2.4, measured on the benchmark's tables).
     """
     P, size = codes.shape
     buf = _scratch(P * min(size, SCAN_CHUNK))
     for s in range(0, size, SCAN_CHUNK):
         e = min(size, s + SCAN_CHUNK)
         g = buf[: P * (e - s)].reshape(P, e - s)
-        np.take(flat, codes[:, s:e], out=g, mode="clip")
+        np.take(flat, codes[:, s:e], out=g, mode="wrap")
         g.sum(axis=0, out=out[s:e])
 
-
-_tls = threading.local()
 
 
 def _scratch(n: int) -> np.ndarray:
@@ -101,8 +128,9 @@ def _sorted_desc(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray,
 
 
 def sample_stride(n: int) -> int:
-    """Rows between two threshold samples: ~_SAMPLE samples, never more than n / 8."""
-    return max(8, n // _SAMPLE)
+    """Rows between two threshold samples: ~_SAMPLE samples, never more than n / 16 (on 10k rows the
+    partition of the sample is the top-k's largest cost: n / 16 samples instead of n / 8 saves ~5 µs)."""
+    return max(16, n // _SAMPLE)
 
 
 def topk(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +154,7 @@ def topk(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple
         m = min(sample.size, math.ceil(_OVERSAMPLE * k * sample.size / n) + 1)
         thr = np.partition(sample, sample.size - m)[sample.size - m]
         cand = np.flatnonzero(scores >= thr)
-        if cand.size >= k and np.isfinite(thr):
+        if cand.size >= k and math.isfinite(thr):
             return _sorted_desc(cand, scores[cand], k)
     rows = np.arange(n, dtype=np.int64)
     return _sorted_desc(rows, scores, k)

@@ -17,7 +17,6 @@ from mgqe.proto.api import (
     EmbeddingsRequest,
     EmbeddingsResponse,
     QuerySet,
-    Ranked,
     RankedResponse,
     RecommendRequest,
     RelevanceRequest,
@@ -32,10 +31,11 @@ from mgqe.server.routes.deps import (
     check_limit,
     error_docs,
     get_model,
-    json_response,
+    json_dict_response,
     parse_body,
     settings,
 )
+from mgqe.server.settings import Settings
 
 T = TypeVar("T")
 
@@ -51,8 +51,7 @@ _ERRORS = error_docs(
 )
 
 
-def _queries(request: Request, req: QuerySet) -> list:
-    s = settings(request)
+def _queries(s: Settings, req: QuerySet) -> list:
     qs = req.query_list()
     check_limit("number of queries", len(qs), "max_batch", s.max_batch)
     if req.kind == "history":
@@ -61,14 +60,16 @@ def _queries(request: Request, req: QuerySet) -> list:
     return qs
 
 
-async def _run(request: Request, m: LoadedModel, fn: Callable[..., T], *args: object) -> T:
-    if m.tables["item"].n <= settings(request).inline_max_items:
+async def _run(s: Settings, m: LoadedModel, fn: Callable[..., T], *args: object) -> T:
+    if m.tables["item"].n <= s.inline_max_items:
         return fn(*args)
     return await run_in_threadpool(fn, *args)
 
 
-def _ranked(pairs: list) -> list[Ranked]:
-    return [Ranked(items=ids.tolist(), scores=v.tolist()) for ids, v in pairs]
+def _ranked(m: LoadedModel, pairs: list) -> Response:
+    """A RankedResponse's JSON from (ids, scores) NumPy pairs (see deps.json_dict_response)."""
+    results = [{"items": ids.tolist(), "scores": v.tolist()} for ids, v in pairs]
+    return json_dict_response({"model": m.name, "version": m.version, "results": results})
 
 
 @router.post(
@@ -81,11 +82,12 @@ async def score(request: Request, model: str) -> Response:
     """Scores of `items` for each user (gmf, neumf) or history (sasrec), in the order of `items`."""
     req = await parse_body(request, ScoreRequest)
     m = get_model(request, model)
-    qs = _queries(request, req)
-    check_limit("number of items", len(req.items), "max_items", settings(request).max_items)
-    S = await _run(request, m, m.score, req.kind, qs, req.items)
-    results = [Ranked(items=list(req.items), scores=row) for row in S.tolist()]
-    return json_response(RankedResponse(model=m.name, version=m.version, results=results))
+    s = settings(request)
+    qs = _queries(s, req)
+    check_limit("number of items", len(req.items), "max_items", s.max_items)
+    S = await _run(s, m, m.score, req.kind, qs, req.items)
+    results = [{"items": list(req.items), "scores": row} for row in S.tolist()]
+    return json_dict_response({"model": m.name, "version": m.version, "results": results})
 
 
 @router.post(
@@ -101,9 +103,9 @@ async def recommend(request: Request, model: str) -> Response:
     s = settings(request)
     check_limit("k", req.k, "max_k", s.max_k)
     check_limit("number of excluded items", len(req.exclude), "max_items", s.max_items)
-    qs = _queries(request, req)
-    res = await _run(request, m, m.recommend, req.kind, qs, req.k, req.exclude, req.exclude_known)
-    return json_response(RankedResponse(model=m.name, version=m.version, results=_ranked(res)))
+    qs = _queries(s, req)
+    res = await _run(s, m, m.recommend, req.kind, qs, req.k, req.exclude, req.exclude_known)
+    return _ranked(m, res)
 
 
 @router.post(
@@ -121,8 +123,8 @@ async def similar(request: Request, model: str) -> Response:
     check_limit("number of excluded items", len(req.exclude), "max_items", s.max_items)
     items = req.query_list()
     check_limit("number of queries", len(items), "max_batch", s.max_batch)
-    res = await _run(request, m, m.similar, items, req.k, req.exclude)
-    return json_response(RankedResponse(model=m.name, version=m.version, results=_ranked(res)))
+    res = await _run(s, m, m.similar, items, req.k, req.exclude)
+    return _ranked(m, res)
 
 
 @router.post(
@@ -135,9 +137,10 @@ async def relevance(request: Request, model: str) -> Response:
     """Scores of item pairs, in request order."""
     req = await parse_body(request, RelevanceRequest)
     m = get_model(request, model)
-    check_limit("number of pairs", len(req.pairs), "max_batch", settings(request).max_batch)
-    scores = (await _run(request, m, m.relevance, req.pairs)).tolist()
-    return json_response(RelevanceResponse(model=m.name, version=m.version, scores=scores))
+    s = settings(request)
+    check_limit("number of pairs", len(req.pairs), "max_batch", s.max_batch)
+    scores = (await _run(s, m, m.relevance, req.pairs)).tolist()
+    return json_dict_response({"model": m.name, "version": m.version, "scores": scores})
 
 
 @router.post(
@@ -150,14 +153,13 @@ async def embeddings(request: Request, model: str) -> Response:
     """Embedding vectors decoded on the fly from the compressed tables."""
     req = await parse_body(request, EmbeddingsRequest)
     m = get_model(request, model)
-    check_limit("number of ids", len(req.ids), "max_batch", settings(request).max_batch)
+    s = settings(request)
+    check_limit("number of ids", len(req.ids), "max_batch", s.max_batch)
     if req.table not in m.tables:
         raise ApiError(409, "unsupported_operation", f"model type {m.model_type!r} has no {req.table} table")
-    vectors = (await _run(request, m, m.embeddings, req.table, req.ids)).tolist()
-    return json_response(
-        EmbeddingsResponse(
-            model=m.name, version=m.version, table=req.table, ids=list(req.ids), vectors=vectors
-        )
+    vectors = (await _run(s, m, m.embeddings, req.table, req.ids)).tolist()
+    return json_dict_response(
+        {"model": m.name, "version": m.version, "table": req.table, "ids": list(req.ids), "vectors": vectors}
     )
 
 
