@@ -20,6 +20,7 @@ import argparse
 import gzip
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -101,6 +102,17 @@ def full_ranking(score: torch.Tensor, s: dict[str, Any], which: str) -> dict[str
     return {"hr@10": 100.0 * hit.mean(), "ndcg@10": 100.0 * (hit / np.log2(rank + 2.0)).mean()}
 
 
+def filtered_negatives(seen: np.ndarray, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniform item per entry of users (M,) int64, re-drawn while it is a training item of that user
+    (the NCF code's rule). seen: (n_users, n_items) bool. Returns (M,) int64."""
+    neg = rng.integers(0, seen.shape[1], users.size)
+    bad = np.flatnonzero(seen[users, neg])
+    while bad.size:
+        neg[bad] = rng.integers(0, seen.shape[1], bad.size)
+        bad = bad[seen[users[bad], neg[bad]]]
+    return neg
+
+
 def run_reference(a: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -112,11 +124,15 @@ def run_reference(a: argparse.Namespace) -> dict[str, Any]:
     init_out(out, a.out_init)
     opt = torch.optim.Adam([U, V, *out.parameters()], lr=a.lr, eps=a.adam_eps)
     N = s["tu"].size
+    seen = np.zeros((s["n_users"], s["n_items"]), bool)
+    seen[s["tu"], s["ti"]] = True
     hist = []
     for ep in range(1, a.epochs + 1):
         t0 = time.time()
-        users = torch.from_numpy(np.tile(s["tu"], 1 + a.n_neg))
-        items = torch.from_numpy(np.r_[s["ti"], rng.integers(0, s["n_items"], N * a.n_neg)])
+        un = np.tile(s["tu"], a.n_neg)
+        neg = filtered_negatives(seen, un, rng) if a.neg_filter else rng.integers(0, s["n_items"], un.size)
+        users = torch.from_numpy(np.r_[s["tu"], un])
+        items = torch.from_numpy(np.r_[s["ti"], neg])
         y = torch.cat([torch.ones(N), torch.zeros(N * a.n_neg)])
         perm = torch.from_numpy(rng.permutation(users.numel()))
         tot = 0.0
@@ -157,12 +173,25 @@ def run_trainer(a: argparse.Namespace) -> dict[str, Any]:
 
     orig_init, orig_adam = gmf.GMF.__init__, torch.optim.Adam
 
+    built: list[nn.Module] = []
+
     def patched_init(self: Any, *args: Any, **kw: Any) -> None:
         orig_init(self, *args, **kw)
         init_out(self.out, a.out_init)
+        for name, p in self.named_parameters():
+            if "centroids" in name and a.centroid_std is not None:  # DPQ/MGQE codebooks only
+                with torch.no_grad():
+                    p.normal_(0.0, a.centroid_std)
+        built.append(self)
 
     def adam(params: Any, **kw: Any) -> torch.optim.Optimizer:
-        return orig_adam(params, **{**kw, "eps": a.adam_eps})
+        named = list(built[-1].named_parameters())
+        cent = [p for n, p in named if "centroids" in n]
+        rest = [p for n, p in named if "centroids" not in n]
+        groups = [{"params": rest}]
+        if cent:
+            groups.append({"params": cent, "lr": kw["lr"] * a.centroid_lr_mult})
+        return orig_adam(groups, **{**kw, "eps": a.adam_eps})
 
     try:
         cfg = from_dict({"model": "gmf", "method": a.method, "seed": a.seed, "epochs": a.epochs,
@@ -191,6 +220,40 @@ def summarise(a: argparse.Namespace, hist: list[dict[str, Any]], final: dict[str
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def _stats(runs: list[dict[str, Any]], label: str, key: str = "test") -> str:
+    v = np.array([r[key]["hr@10"] for r in runs if r["label"] == label])
+    if v.size == 0:
+        raise ReferenceError(f"notes mention label {label!r} which no run in the JSON has")
+    return f"{v.mean():.2f}" + (f" ± {v.std(ddof=1):.2f}" if v.size > 1 else "") + f" (n={v.size})"
+
+
+def report(runs_path: Path, notes_path: Path | None) -> str:
+    """Markdown: the notes (with {{mean:LABEL}} / {{valid:LABEL}} filled from the runs) + one row per run."""
+    if not runs_path.is_file():
+        raise ReferenceError(f"--runs {runs_path}: file not found")
+    runs = json.loads(runs_path.read_text())
+    if not isinstance(runs, list):
+        raise ReferenceError(f"--runs {runs_path}: not a JSON list of run records")
+    text = notes_path.read_text() if notes_path else ""
+    for kind in ("mean", "valid"):
+        text = re.sub(r"\{\{" + kind + r":([^}]+)\}\}",
+                      lambda m, k=kind: _stats(runs, m.group(1), "test" if k == "mean" else "valid"), text)
+    rows = ["| variant | seed | best epoch | valid HR@10 | test HR@10 | test NDCG@10 | test HR@10 at "
+            "epochs 16-20 (reference only) | command |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        n = len(r["history"])
+        late = [h["test"]["hr@10"] for h in r["history"] if h.get("test") and h["epoch"] > n - 5]
+        late_s = " / ".join(f"{x:.2f}" for x in late) if late else "—"
+        rows.append(f"| {r['label']} | {r['flags']['seed']} | {r['best_epoch']} | "
+                    f"{r['valid']['hr@10']:.2f} | {r['test']['hr@10']:.2f} | {r['test']['ndcg@10']:.2f} | "
+                    f"{late_s} | `{r['command']}` |")
+    labels = list(dict.fromkeys(r["label"] for r in runs))
+    summary = ["| variant | valid HR@10 | test HR@10 |", "|---|---|---|"]
+    summary += [f"| {lb} | {_stats(runs, lb, 'valid')} | {_stats(runs, lb)} |" for lb in labels]
+    return (text.rstrip() + "\n\n## Per variant (mean ± std over seeds)\n\n" + "\n".join(summary)
+            + "\n\n## Every run\n\n" + "\n".join(rows) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -212,12 +275,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--d", type=int, default=64, help="embedding width (default 64)")
     r.add_argument("--batch-size", type=int, default=8192, help="pairs per Adam step (default 8192)")
     r.add_argument("--n-neg", type=int, default=4, help="uniform negatives per positive (default 4)")
+    r.add_argument("--neg-filter", action="store_true",
+                   help="re-draw a negative that is one of the user's training items (NCF code); default off")
     r.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     t = sub.choices["trainer"]
     t.add_argument("--method", default="fe", help="embedding method of mgqe's GMF (fe, sq, dpq, mgqe, ...)")
     t.add_argument("--out-dir", default="/tmp/gmf_gap_run", help="trainer run folder (checkpoints)")
+    t.add_argument("--centroid-std", type=float, default=None,
+                   help="re-initialise DPQ/MGQE centroids N(0, std) (default: keep the trainer's init_std)")
+    t.add_argument("--centroid-lr-mult", type=float, default=1.0,
+                   help="Adam learning rate of the centroids = lr x this (default 1)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="any other TrainConfig field, e.g. --set 'K=[256,64]'")
+    m = sub.add_parser("report", help="Markdown from a JSON list of runs (+ notes with placeholders)")
+    m.add_argument("--runs", required=True, help="JSON list written by --json-out")
+    m.add_argument("--notes", default=None,
+                   help="Markdown put first; {{mean:LABEL}} / {{valid:LABEL}} -> test / valid HR@10 mean±std")
+    m.add_argument("--md-out", required=True, help="Markdown file to write")
     return p
 
 
@@ -225,9 +299,11 @@ def check(a: argparse.Namespace) -> None:
     for name in ("epochs",) + (("d", "batch_size", "n_neg", "threads") if a.cmd == "reference" else ()):
         if getattr(a, name) < 1:
             raise ReferenceError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    for name in ("lr", "adam_eps", "init_std"):
+    for name in ("lr", "adam_eps", "init_std") + (("centroid_lr_mult",) if a.cmd == "trainer" else ()):
         if not getattr(a, name) > 0:
             raise ReferenceError(f"--{name.replace('_', '-')} must be > 0, got {getattr(a, name)}")
+    if a.cmd == "trainer" and a.centroid_std is not None and not a.centroid_std > 0:
+        raise ReferenceError(f"--centroid-std must be > 0, got {a.centroid_std}")
     if a.json_out and Path(a.json_out).is_file():
         try:
             if not isinstance(json.loads(Path(a.json_out).read_text()), list):
@@ -238,6 +314,14 @@ def check(a: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    if a.cmd == "report":
+        try:
+            md = report(Path(a.runs), Path(a.notes) if a.notes else None)
+        except ReferenceError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        Path(a.md_out).write_text(md)
+        return 0
     try:
         check(a)
         rec = a.func(a)

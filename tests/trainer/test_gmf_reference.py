@@ -68,7 +68,8 @@ def test_out_init_lecun_range() -> None:
 
     layer = torch.nn.Linear(64, 1)
     ref.init_out(layer, "lecun")
-    assert float(layer.weight.detach().abs().max()) <= (3 / 64) ** 0.5 and float(layer.bias.detach().abs().max()) == 0.0
+    w, b = layer.weight.detach(), layer.bias.detach()
+    assert float(w.abs().max()) <= (3 / 64) ** 0.5 and float(b.abs().max()) == 0.0
     with pytest.raises(ref.ReferenceError, match="--out-init 'bad'"):
         ref.init_out(layer, "bad")
 
@@ -115,3 +116,41 @@ def test_bad_out_init_choice(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         ref.main(["reference", "--out-init", "zeros"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def _run_record(label: str, seed: int, hr: float) -> dict[str, object]:
+    m = {"hr@10": hr, "ndcg@10": hr / 2}
+    return {"label": label, "flags": {"seed": seed}, "best_epoch": 1, "valid": m, "test": m,
+            "command": "x", "history": [{"epoch": 1, "valid": m, "test": m}]}
+
+
+def test_report_fills_placeholders(tmp_path: Path) -> None:
+    hrs = [7.0, 7.5]
+    (tmp_path / "r.json").write_text(json.dumps([_run_record("a b", s, h) for s, h in enumerate(hrs)]))
+    (tmp_path / "n.md").write_text("A is {{mean:a b}}.\n")
+    assert ref.main(["report", "--runs", str(tmp_path / "r.json"), "--notes", str(tmp_path / "n.md"),
+                     "--md-out", str(tmp_path / "o.md")]) == 0
+    md = (tmp_path / "o.md").read_text()
+    expected = f"{np.mean(hrs):.2f} ± {np.std(hrs, ddof=1):.2f} (n=2)"
+    assert f"A is {expected}." in md and md.count("| a b |") == 3  # summary row + two run rows
+
+
+def test_report_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    md = str(tmp_path / "o.md")
+    assert ref.main(["report", "--runs", str(tmp_path / "none.json"), "--md-out", md]) == 2
+    assert "file not found" in capsys.readouterr().err
+    (tmp_path / "d.json").write_text("{}")
+    assert ref.main(["report", "--runs", str(tmp_path / "d.json"), "--md-out", md]) == 2
+    assert "not a JSON list" in capsys.readouterr().err
+    (tmp_path / "r.json").write_text(json.dumps([_run_record("a", 0, 7.0)]))
+    (tmp_path / "n.md").write_text("{{mean:zzz}}")
+    assert ref.main(["report", "--runs", str(tmp_path / "r.json"), "--notes", str(tmp_path / "n.md"),
+                     "--md-out", md]) == 2
+    assert "label 'zzz'" in capsys.readouterr().err
+
+
+def test_trainer_bad_centroid_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ref.main(["trainer", "--centroid-lr-mult", "0"]) == 2
+    assert "--centroid-lr-mult must be > 0" in capsys.readouterr().err
+    assert ref.main(["trainer", "--centroid-std", "-0.1"]) == 2
+    assert "--centroid-std must be > 0" in capsys.readouterr().err
