@@ -74,6 +74,8 @@ def test_compose_config_properties() -> None:
                for p in server["ports"])
     assert "healthcheck.py" in " ".join(server["healthcheck"]["test"])
     assert server["read_only"] is True
+    # each replica's healthcheck asks its own server over a socket in its private, writable /tmp
+    assert server["environment"]["MGQE_UDS"].startswith("/tmp/") and "/tmp" in server["tmpfs"]
     assert "container_name" not in server  # a fixed name would forbid --scale server=N
     assert server["build"]["dockerfile"] == "docker/server.Dockerfile"
     assert trainer["build"]["args"]["BASE_IMAGE"] == "python:3.11-slim"
@@ -88,6 +90,18 @@ def test_compose_variables_override() -> None:
     assert cfg["services"]["server"]["build"]["args"]["BASE_IMAGE"] == "local/debian-py:bookworm"
     assert cfg["services"]["trainer"]["environment"]["MGQE_TRAIN_ARGS"] == "--dataset synthetic"
     assert "8000-8003" in str(cfg["services"]["server"]["ports"])
+
+
+def test_host_network_override_shares_the_port() -> None:
+    """tests/docker/compose.host.yml (the engine here has no bridge): replicas of --scale share one port."""
+    exe = _tool("docker-compose", "apt-get install -y docker-compose, or `make sysdeps` as root")
+    r = subprocess.run([exe, "-f", str(COMPOSE), "-f", str(ROOT / "tests" / "docker" / "compose.host.yml"),
+                        "config"], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                       env={**os.environ, "MGQE_TEST_PORT": "18123"})
+    assert r.returncode == 0, r.stderr
+    server = yaml.safe_load(r.stdout)["services"]["server"]
+    assert server["network_mode"] == "host"
+    assert server["environment"]["MGQE_REUSE_PORT"] == "1" and server["environment"]["MGQE_PORT"] == "18123"
 
 
 def test_compose_config_rejects_a_broken_file(tmp_path: Path) -> None:
