@@ -17,6 +17,8 @@ from serve_process import BIN, free_port, stop_server, wait_for
 
 from mgqe.server.cli import bind_tcp, bind_unix, settings_from_args
 
+Replicas = tuple[int, list[Path], list[subprocess.Popen]]  # shared port, Unix sockets, processes
+
 pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT (Linux, BSD)")
 
 
@@ -40,9 +42,11 @@ def _served(metrics: str, route: str) -> int:
     return int(sum(float(v) for labels, v in pat.findall(metrics) if f'route="{route}"' in labels))
 
 
-@pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[tuple[int, list[Path], list[subprocess.Popen]]]:
-    """Two servers of one artifact on one port: one switched on by flag, one by environment variable."""
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
+    """Two servers of one artifact on one port: one switched on by flag, one by environment variable (one
+    pair for the module: each start costs seconds on the shared CPU)."""
+    tmp_path = tmp_path_factory.mktemp("replicas")
     art = write_model(tmp_path / "m.mgqe", "gmf", n_users=200, n_items=300)
     port = free_port()
     socks = [tmp_path / "a.sock", tmp_path / "b.sock"]
@@ -64,7 +68,7 @@ def replicas(tmp_path: Path) -> Iterator[tuple[int, list[Path], list[subprocess.
             stop_server(proc)
 
 
-def test_two_replicas_share_a_port(replicas: tuple[int, list[Path], list[subprocess.Popen]]) -> None:
+def test_two_replicas_share_a_port(replicas: Replicas) -> None:
     port, socks, _ = replicas
     n = 40
     for _ in range(n):  # a new connection each time: the kernel picks a replica per connection
@@ -78,11 +82,11 @@ def test_two_replicas_share_a_port(replicas: tuple[int, list[Path], list[subproc
 
 
 def test_taken_port_named_without_reuse_port(
-    replicas: tuple[int, list[Path], list[subprocess.Popen]], tmp_path: Path
+    replicas: Replicas, tmp_path: Path
 ) -> None:
     port = replicas[0]
-    third = _serve(["--artifact", str(tmp_path / "m.mgqe"), "--host", "127.0.0.1", "--port", str(port)],
-                   tmp_path / "c.log")
+    art = write_model(tmp_path / "m.mgqe", "gmf", n_users=20, n_items=30)
+    third = _serve(["--artifact", str(art), "--host", "127.0.0.1", "--port", str(port)], tmp_path / "c.log")
     assert third.wait(timeout=60) == 1
     err = (tmp_path / "c.log").read_text()
     assert f"cannot listen on 127.0.0.1:{port}" in err and "MGQE_REUSE_PORT=1" in err, err
