@@ -91,13 +91,19 @@ def adc_scan(flat: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
     """
     P, size = codes.shape
     buf = _scratch(P * min(size, SCAN_CHUNK))
+    if size <= SCAN_CHUNK:  # a small table (the common served model): no chunk views
+        g = buf.reshape(P, size)
+        flat.take(codes, out=g, mode="wrap")  # methods, not np.take / ndarray.sum: no Python wrappers
+        _add_reduce(g, axis=0, out=out)
+        return
     for s in range(0, size, SCAN_CHUNK):
         e = min(size, s + SCAN_CHUNK)
         g = buf[: P * (e - s)].reshape(P, e - s)
-        np.take(flat, codes[:, s:e], out=g, mode="wrap")
-        g.sum(axis=0, out=out[s:e])
+        flat.take(codes[:, s:e], out=g, mode="wrap")
+        _add_reduce(g, axis=0, out=out[s:e])
 
 
+_add_reduce = np.add.reduce
 
 def _scratch(n: int) -> np.ndarray:
     """A per-thread float32 buffer of at least n entries, reused across queries: a fresh (P, chunk) array
@@ -153,7 +159,7 @@ def topk(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple
         sample = scores[::stride]
         m = min(sample.size, math.ceil(_OVERSAMPLE * k * sample.size / n) + 1)
         thr = np.partition(sample, sample.size - m)[sample.size - m]
-        cand = np.flatnonzero(scores >= thr)
+        cand = (scores >= thr).nonzero()[0]  # np.flatnonzero adds two Python-level calls
         if cand.size >= k and math.isfinite(thr):
             return _sorted_desc(cand, scores[cand], k)
     rows = np.arange(n, dtype=np.int64)

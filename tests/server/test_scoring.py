@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from mgqe.server.decode import _layout
-from mgqe.server.scoring import _THRESHOLD_MIN_N, adc_scan, lookup_table, pq_luts, sample_stride, topk
+from mgqe.server.scoring import (
+    _THRESHOLD_MIN_N,
+    SCAN_CHUNK,
+    adc_scan,
+    lookup_table,
+    pq_luts,
+    sample_stride,
+    topk,
+)
 
 
 def reference_topk(s: np.ndarray, k: int, exclude: list[int]) -> list[int]:
@@ -57,6 +65,7 @@ def test_topk_everything_excluded() -> None:
         (4, 1024, 2000, False, np.uint16),
         (8, 256, 500, False, np.uint16),
         (64, 2048, 50, False, np.uint32),
+        (4, 16, SCAN_CHUNK + 1000, True, np.uint16),  # more rows than one chunk: the chunked loop
     ],
 )
 def test_adc_scan_matches_decode(D: int, K: int, n: int, pairs: bool, dtype: type) -> None:
