@@ -105,6 +105,7 @@ def adc_scan(flat: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
 
 _add_reduce = np.add.reduce
 
+
 def _scratch(n: int) -> np.ndarray:
     """A per-thread float32 buffer of at least n entries, reused across queries: a fresh (P, chunk) array
     per scan is a fresh mmap (above glibc's threshold) whose page faults cost as much as a small scan."""

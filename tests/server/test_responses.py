@@ -70,9 +70,17 @@ def _asgi_post(app: object, path: str, chunks: list[bytes]) -> tuple[int, bytes]
         sent.append(message)
 
     scope = {
-        "type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "scheme": "http", "server": ("test", 80), "client": ("test", 1),
-        "http_version": "1.1", "headers": [(b"content-type", b"application/json")],
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("test", 80),
+        "client": ("test", 1),
+        "http_version": "1.1",
+        "headers": [(b"content-type", b"application/json")],
     }
     asyncio.run(app(scope, receive, send))  # type: ignore[operator]
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
