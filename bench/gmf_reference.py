@@ -170,6 +170,7 @@ def run_trainer(a: argparse.Namespace) -> dict[str, Any]:
     from mgqe.trainer import train as tr
     from mgqe.trainer.config import ConfigError, from_dict
     from mgqe.trainer.models import gmf
+    from mgqe.trainer.objectives import PointwiseRanking
 
     orig_init, orig_adam = gmf.GMF.__init__, torch.optim.Adam
 
@@ -199,12 +200,32 @@ def run_trainer(a: argparse.Namespace) -> dict[str, Any]:
                          **parse_set(a.set)})
     except ConfigError as e:
         raise ReferenceError(f"--method/--set: {e}") from e
+    orig_epoch = PointwiseRanking.epoch
+
+    def filtered_epoch(self: Any, rng: np.random.Generator, batch_size: int, device: torch.device) -> Any:
+        """PointwiseRanking.epoch with negatives re-drawn off the user's training items."""
+        sp = self.split
+        if not hasattr(self, "_seen"):
+            self._seen = np.zeros((sp.n_users, sp.n_items), bool)
+            self._seen[sp.train_users, sp.train_items] = True
+        un = np.tile(sp.train_users, self.n_neg)
+        users = torch.from_numpy(np.r_[sp.train_users, un])
+        items = torch.from_numpy(np.r_[sp.train_items, filtered_negatives(self._seen, un, rng)])
+        y = torch.from_numpy(np.r_[np.ones(sp.n_train, np.float32), np.zeros(un.size, np.float32)])
+        perm = rng.permutation(users.numel())
+        for lo in range(0, perm.size, batch_size):  # the trainer's own batching
+            ix = torch.from_numpy(perm[lo : lo + batch_size])
+            yield users[ix].to(device), items[ix].to(device), y[ix].to(device)
+
     gmf.GMF.__init__ = patched_init  # type: ignore[method-assign]
     tr.torch.optim.Adam = adam  # type: ignore[assignment]
+    if a.neg_filter:
+        PointwiseRanking.epoch = filtered_epoch  # type: ignore[method-assign]
     try:
         res = tr.train_model(cfg)
     finally:
         gmf.GMF.__init__, tr.torch.optim.Adam = orig_init, orig_adam  # type: ignore[method-assign]
+        PointwiseRanking.epoch = orig_epoch  # type: ignore[method-assign]
     hist = [{"epoch": h["epoch"], "loss": h["loss"], "valid": h.get("valid")} for h in res.history]
     return summarise(a, hist, final=res.metrics, best_epoch=res.best_epoch)
 
@@ -218,6 +239,21 @@ def summarise(a: argparse.Namespace, hist: list[dict[str, Any]], final: dict[str
     return {"label": a.label, "command": " ".join(sys.argv), "flags": flags, "best_epoch": best_epoch,
             "valid": sel["valid"], "test": sel["test"], "history": hist,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def run_cached(a: argparse.Namespace) -> dict[str, Any]:
+    """A finished experiment cell (results/cache/<hash>.json, read only) as a run record, for comparison."""
+    p = Path(a.cell)
+    if not p.is_file():
+        raise ReferenceError(f"--cell {p}: file not found")
+    try:
+        cell = json.loads(p.read_text())
+        m, best, a.seed = cell["metrics"], cell["best_epoch"], cell["config"]["seed"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ReferenceError(f"--cell {p}: not an experiment cell with config and metrics ({e})") from e
+    hist = [{"epoch": h["epoch"], "loss": h["loss"], "valid": h.get("valid")}
+            for h in cell.get("history", [])]
+    return summarise(a, hist, final=m, best_epoch=best)
 
 
 def _stats(runs: list[dict[str, Any]], label: str, key: str = "test") -> str:
@@ -270,13 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output Linear(d, 1) init: torch (default), lecun, normal0.01, ones")
         q.add_argument("--label", default="", help="free-text name of this variant in the JSON record")
         q.add_argument("--json-out", default=None, help="append the run record to this JSON list file")
+        q.add_argument("--neg-filter", action="store_true",
+                       help="re-draw a negative that is a training item of the user (NCF code); default off")
     r = sub.choices["reference"]
     r.add_argument("--data", default=DEFAULT_DATA, help="SASRec 5-core file (`user item` lines, .gz ok)")
     r.add_argument("--d", type=int, default=64, help="embedding width (default 64)")
     r.add_argument("--batch-size", type=int, default=8192, help="pairs per Adam step (default 8192)")
     r.add_argument("--n-neg", type=int, default=4, help="uniform negatives per positive (default 4)")
-    r.add_argument("--neg-filter", action="store_true",
-                   help="re-draw a negative that is one of the user's training items (NCF code); default off")
     r.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     t = sub.choices["trainer"]
     t.add_argument("--method", default="fe", help="embedding method of mgqe's GMF (fe, sq, dpq, mgqe, ...)")
@@ -287,6 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Adam learning rate of the centroids = lr x this (default 1)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="any other TrainConfig field, e.g. --set 'K=[256,64]'")
+    c = sub.add_parser("cached", help="append a finished results/cache cell (read only) as a run record")
+    c.set_defaults(func=run_cached)
+    c.add_argument("--cell", required=True, help="results/cache/<hash>.json of a gmf cell")
+    c.add_argument("--label", default="", help="free-text name of this variant in the JSON record")
+    c.add_argument("--json-out", default=None, help="append the run record to this JSON list file")
     m = sub.add_parser("report", help="Markdown from a JSON list of runs (+ notes with placeholders)")
     m.add_argument("--runs", required=True, help="JSON list written by --json-out")
     m.add_argument("--notes", default=None,
@@ -296,10 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check(a: argparse.Namespace) -> None:
-    for name in ("epochs",) + (("d", "batch_size", "n_neg", "threads") if a.cmd == "reference" else ()):
+    numbers = () if a.cmd == "cached" else ("epochs",)
+    for name in numbers + (("d", "batch_size", "n_neg", "threads") if a.cmd == "reference" else ()):
         if getattr(a, name) < 1:
             raise ReferenceError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    for name in ("lr", "adam_eps", "init_std") + (("centroid_lr_mult",) if a.cmd == "trainer" else ()):
+    positive = () if a.cmd == "cached" else ("lr", "adam_eps", "init_std")
+    for name in positive + (("centroid_lr_mult",) if a.cmd == "trainer" else ()):
         if not getattr(a, name) > 0:
             raise ReferenceError(f"--{name.replace('_', '-')} must be > 0, got {getattr(a, name)}")
     if a.cmd == "trainer" and a.centroid_std is not None and not a.centroid_std > 0:

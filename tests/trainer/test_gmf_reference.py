@@ -154,3 +154,23 @@ def test_trainer_bad_centroid_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--centroid-lr-mult must be > 0" in capsys.readouterr().err
     assert ref.main(["trainer", "--centroid-std", "-0.1"]) == 2
     assert "--centroid-std must be > 0" in capsys.readouterr().err
+
+
+def test_cached_cell_record(tmp_path: Path) -> None:
+    m = {"valid": {"hr@10": 7.0, "ndcg@10": 3.0}, "test": {"hr@10": 6.5, "ndcg@10": 2.9}}
+    cell = {"config": {"seed": 3}, "metrics": m, "best_epoch": 2,
+            "history": [{"epoch": e, "loss": 0.5, "valid": m["valid"]} for e in (1, 2)]}
+    (tmp_path / "c.json").write_text(json.dumps(cell))
+    out = tmp_path / "runs.json"
+    args = ["cached", "--cell", str(tmp_path / "c.json"), "--label", "c", "--json-out", str(out)]
+    assert ref.main(args) == 0
+    (rec,) = json.loads(out.read_text())
+    assert (rec["flags"]["seed"], rec["best_epoch"], rec["test"]) == (3, 2, m["test"])
+
+
+def test_cached_cell_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ref.main(["cached", "--cell", str(tmp_path / "none.json")]) == 2
+    assert "file not found" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text('{"config": {}}')
+    assert ref.main(["cached", "--cell", str(tmp_path / "bad.json")]) == 2
+    assert "not an experiment cell" in capsys.readouterr().err
