@@ -43,7 +43,7 @@ def folded_query(e: np.ndarray, params: Params) -> tuple[np.ndarray, float]:
     e (B, d) float32 -> (queries (B, d) float32, bias).
     """
     w = params["out.weight"][0]
-    return (e * w).astype(np.float32), float(params["out.bias"][0])
+    return (e * w).astype(np.float32, copy=False), float(params["out.bias"][0])
 
 
 # ---- NeuMF ------------------------------------------------------------------------------------------------
