@@ -546,9 +546,9 @@ def main() -> None:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
     res: dict = {
-        "command": (f"nice -n {os.nice(0)} " if os.nice(0) else "")
-        + ".venv/bin/python bench/bench_serving.py "
-        + shlex.join(sys.argv[1:]),
+        "command": shlex.join(
+            [*(["nice", "-n", str(os.nice(0))] if os.nice(0) else []), ".venv/bin/python", *sys.argv]
+        ),
         "machine": f"{os.cpu_count()}-core shared CPU VM ({cpu}), Python {platform.python_version()}, "
         f"numpy {np.__version__}",
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
