@@ -286,6 +286,22 @@ def asgi_breakdown(artifact: Path, iterations: int = 2000) -> dict:
             t["live"] += t1 - t0
             t["recommend"] += t2 - t1
             t["compute"] += t3 - t2
+        # The same recommend requests with the model's work replaced by a constant answer: the framework's
+        # share of a recommend request alone (alternating with live, as above).
+        cls, answer = type(model), model.recommend("user", users[:1], 10, [], False)
+        real, t["live_vs_stub"], t["recommend_stub"] = cls.recommend, 0.0, 0.0
+        cls.recommend = lambda *_: answer  # type: ignore[method-assign]
+        try:
+            for i in range(iterations):
+                t0 = time.perf_counter()
+                await call("/v1/health/live", b"", "GET")
+                t1 = time.perf_counter()
+                await call("/v1/models/gmf/recommend", bodies[i % 100], "POST")
+                t2 = time.perf_counter()
+                t["live_vs_stub"] += t1 - t0
+                t["recommend_stub"] += t2 - t1
+        finally:
+            cls.recommend = real  # type: ignore[method-assign]
         return {f"{k}_ms": v / iterations * 1e3 for k, v in t.items()} | {"iterations": iterations} | phases
 
     return asyncio.run(run())
@@ -508,6 +524,13 @@ def http_markdown(h: dict | None) -> list[str]:
                 "of the difference is the framework's per-request work for a POST with a JSON body.",
                 "",
             ]
+            if "recommend_stub_ms" in a:
+                lines += [
+                    "The same recommend requests with the model's work replaced by a constant answer (the "
+                    f"framework's share alone): {a['recommend_stub_ms']:.3f} ms, against GET live "
+                    f"{a['live_vs_stub_ms']:.3f} ms in the same loop.",
+                    "",
+                ]
             if "phase_scan_ms" in a:
                 lines += [
                     "The model's steps, timed one by one: query (vocabulary, user decode, folded output "
