@@ -271,6 +271,15 @@ def report(runs_path: Path, notes_path: Path | None) -> str:
     if not isinstance(runs, list):
         raise ReferenceError(f"--runs {runs_path}: not a JSON list of run records")
     text = notes_path.read_text() if notes_path else ""
+
+    def diff(m: re.Match[str]) -> str:
+        labels = m.group(1).split("|")
+        means = [[r["test"]["hr@10"] for r in runs if r["label"] == lb] for lb in labels]
+        if len(labels) != 2 or not all(means):
+            raise ReferenceError(f"notes compare {m.group(1)!r}: need two labels 'A|B' that both have runs")
+        return f"{np.mean(means[0]) - np.mean(means[1]):+.2f}"
+
+    text = re.sub(r"\{\{diff:([^}]+)\}\}", diff, text)
     for kind in ("mean", "valid"):
         text = re.sub(r"\{\{" + kind + r":([^}]+)\}\}",
                       lambda m, k=kind: _stats(runs, m.group(1), "test" if k == "mean" else "valid"), text)
@@ -331,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("report", help="Markdown from a JSON list of runs (+ notes with placeholders)")
     m.add_argument("--runs", required=True, help="JSON list written by --json-out")
     m.add_argument("--notes", default=None,
-                   help="Markdown put first; {{mean:LABEL}} / {{valid:LABEL}} -> test / valid HR@10 mean±std")
+                   help="Markdown put first; {{mean:LABEL}} / {{valid:LABEL}}: test / valid HR@10 mean±std; "
+                   "{{diff:A|B}}: mean test HR@10 of A minus B")
     m.add_argument("--md-out", required=True, help="Markdown file to write")
     return p
 

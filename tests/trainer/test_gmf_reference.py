@@ -174,3 +174,16 @@ def test_cached_cell_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     (tmp_path / "bad.json").write_text('{"config": {}}')
     assert ref.main(["cached", "--cell", str(tmp_path / "bad.json")]) == 2
     assert "not an experiment cell" in capsys.readouterr().err
+
+
+def test_report_diff_placeholder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = [_run_record("a", 0, 7.0), _run_record("a", 1, 8.0), _run_record("b", 0, 6.0)]
+    (tmp_path / "r.json").write_text(json.dumps(runs))
+    (tmp_path / "n.md").write_text("gain {{diff:a|b}}\n")
+    args = ["report", "--runs", str(tmp_path / "r.json"), "--notes", str(tmp_path / "n.md"),
+            "--md-out", str(tmp_path / "o.md")]
+    assert ref.main(args) == 0
+    assert f"gain {np.mean([7.0, 8.0]) - 6.0:+.2f}" in (tmp_path / "o.md").read_text()
+    (tmp_path / "n.md").write_text("{{diff:a|zzz}}")
+    assert ref.main(args) == 2
+    assert "need two labels 'A|B'" in capsys.readouterr().err
