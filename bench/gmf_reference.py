@@ -263,7 +263,7 @@ def _stats(runs: list[dict[str, Any]], label: str, key: str = "test") -> str:
     return f"{v.mean():.2f}" + (f" ± {v.std(ddof=1):.2f}" if v.size > 1 else "") + f" (n={v.size})"
 
 
-def report(runs_path: Path, notes_path: Path | None) -> str:
+def report(runs_path: Path, notes_path: Path | None, data: str = DEFAULT_DATA) -> str:
     """Markdown: the notes (with {{mean:LABEL}} / {{valid:LABEL}} filled from the runs) + one row per run."""
     if not runs_path.is_file():
         raise ReferenceError(f"--runs {runs_path}: file not found")
@@ -280,6 +280,11 @@ def report(runs_path: Path, notes_path: Path | None) -> str:
         return f"{np.mean(means[0]) - np.mean(means[1]):+.2f}"
 
     text = re.sub(r"\{\{diff:([^}]+)\}\}", diff, text)
+    if "{{false_neg_share}}" in text:  # expected share of unfiltered uniform negatives that are positives
+        sp = load_split(Path(data))
+        n_u = np.bincount(sp["tu"], minlength=sp["n_users"]).astype(np.float64)
+        share = 100 * (n_u**2).sum() / (sp["n_items"] * n_u.sum())
+        text = text.replace("{{false_neg_share}}", f"{share:.1f}%")
     for kind in ("mean", "valid"):
         text = re.sub(r"\{\{" + kind + r":([^}]+)\}\}",
                       lambda m, k=kind: _stats(runs, m.group(1), "test" if k == "mean" else "valid"), text)
@@ -343,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Markdown put first; {{mean:LABEL}} / {{valid:LABEL}}: test / valid HR@10 mean±std; "
                    "{{diff:A|B}}: mean test HR@10 of A minus B")
     m.add_argument("--md-out", required=True, help="Markdown file to write")
+    m.add_argument("--data", default=DEFAULT_DATA, help="SASRec file for the {{false_neg_share}} placeholder")
     return p
 
 
@@ -369,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     if a.cmd == "report":
         try:
-            md = report(Path(a.runs), Path(a.notes) if a.notes else None)
+            md = report(Path(a.runs), Path(a.notes) if a.notes else None, a.data)
         except ReferenceError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

@@ -187,3 +187,15 @@ def test_report_diff_placeholder(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (tmp_path / "n.md").write_text("{{diff:a|zzz}}")
     assert ref.main(args) == 2
     assert "need two labels 'A|B'" in capsys.readouterr().err
+
+
+def test_report_false_negative_share(tmp_path: Path) -> None:
+    seqs = _write_sasrec(tmp_path / "d.txt.gz")
+    (tmp_path / "r.json").write_text(json.dumps([_run_record("a", 0, 7.0)]))
+    (tmp_path / "n.md").write_text("share {{false_neg_share}}\n")
+    assert ref.main(["report", "--runs", str(tmp_path / "r.json"), "--notes", str(tmp_path / "n.md"),
+                     "--md-out", str(tmp_path / "o.md"), "--data", str(tmp_path / "d.txt.gz")]) == 0
+    n_train = np.array([len(q) - 2 if len(q) >= 3 else len(q) for q in seqs], float)
+    n_items = max(max(q) for q in seqs) + 1
+    expected = 100 * (n_train**2).sum() / (n_items * n_train.sum())  # P(uniform negative is a positive)
+    assert f"share {expected:.1f}%" in (tmp_path / "o.md").read_text()
