@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import math
 import re
@@ -256,6 +257,41 @@ def run_cached(a: argparse.Namespace) -> dict[str, Any]:
     return summarise(a, hist, final=m, best_epoch=best)
 
 
+def run_diag(a: argparse.Namespace) -> dict[str, Any]:
+    """Where an MGQE/DPQ GMF checkpoint (best.pt of a `trainer` run) loses accuracy: the relative
+    quantization error ||x - c|| / ||x|| per group, and HR@10 when scoring with the decoded rows (what is
+    served), with the full training weights x, and with x for users but decoded items."""
+    from mgqe.trainer.config import TrainConfig
+    from mgqe.trainer.metrics import evaluate_full_ranking
+    from mgqe.trainer.train import load_data
+
+    if not Path(a.checkpoint).is_file():
+        raise ReferenceError(f"--checkpoint {a.checkpoint}: file not found")
+    sd = torch.load(a.checkpoint, map_location="cpu", weights_only=True)
+    if "item.centroids" not in sd or "out.weight" not in sd:
+        raise ReferenceError(f"--checkpoint {a.checkpoint}: not a GMF with shared-centroid DPQ/MGQE tables")
+    split = load_data(TrainConfig(data_dir=str(Path(a.data).parents[2])))
+    W, Q, err = {}, {}, {}
+    for side in ("user", "item"):
+        C = sd[f"{side}.centroids"].numpy()  # (D, K, dsub) float32
+        groups = [sd[k].numpy().astype(np.int64) for k in sorted(sd) if k.startswith(f"{side}.codes_g")]
+        codes = np.concatenate(groups)  # (n, D) int64
+        Q[side] = C[np.arange(C.shape[0])[None, :], codes].reshape(codes.shape[0], -1)  # (n, d)
+        W[side] = sd[f"{side}.weight"].numpy()
+        rel = np.linalg.norm(W[side] - Q[side], axis=1) / np.linalg.norm(W[side], axis=1)
+        cuts = np.cumsum([0] + [g.shape[0] for g in groups])
+        err[side] = [float(rel[lo:hi].mean()) for lo, hi in itertools.pairwise(cuts)]
+    w, b = sd["out.weight"].numpy()[0], sd["out.bias"].numpy()
+    hr = {}
+    for name, Eu, Ei in (("decoded", Q["user"], Q["item"]), ("full weights", W["user"], W["item"]),
+                         ("full users, decoded items", W["user"], Q["item"])):
+        def score(u: np.ndarray, Eu: np.ndarray = Eu, Ei: np.ndarray = Ei) -> np.ndarray:
+            return (Eu[u] * w) @ Ei.T + b
+        hr[name] = {k: evaluate_full_ranking(score, split, k)["hr@10"] for k in ("valid", "test")}
+    return {"label": a.label, "kind": "diag", "command": " ".join(sys.argv), "checkpoint": a.checkpoint,
+            "rel_quant_error": err, "hr@10": hr, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
 def _stats(runs: list[dict[str, Any]], label: str, key: str = "test") -> str:
     v = np.array([r[key]["hr@10"] for r in runs if r["label"] == label])
     if v.size == 0:
@@ -271,6 +307,8 @@ def report(runs_path: Path, notes_path: Path | None, data: str = DEFAULT_DATA) -
     if not isinstance(runs, list):
         raise ReferenceError(f"--runs {runs_path}: not a JSON list of run records")
     text = notes_path.read_text() if notes_path else ""
+    diags = [r for r in runs if r.get("kind") == "diag"]
+    runs = [r for r in runs if r.get("kind") != "diag"]
 
     def diff(m: re.Match[str]) -> str:
         labels = m.group(1).split("|")
@@ -300,8 +338,18 @@ def report(runs_path: Path, notes_path: Path | None, data: str = DEFAULT_DATA) -
     labels = list(dict.fromkeys(r["label"] for r in runs))
     summary = ["| variant | valid HR@10 | test HR@10 |", "|---|---|---|"]
     summary += [f"| {lb} | {_stats(runs, lb, 'valid')} | {_stats(runs, lb)} |" for lb in labels]
+    diag = ["| checkpoint | rel. quant. error users (head / tail) | items (head / tail) | valid / test HR@10 "
+            "decoded | full weights | full users, decoded items | command |", "|---|---|---|---|---|---|---|"]
+    for r in diags:
+        e, h = r["rel_quant_error"], r["hr@10"]
+        cells = [" / ".join(f"{x:.3f}" for x in e[s]) for s in ("user", "item")]
+        cells += [f"{h[k]['valid']:.2f} / {h[k]['test']:.2f}" for k in
+                  ("decoded", "full weights", "full users, decoded items")]
+        diag.append(f"| {r['label']} | " + " | ".join(cells) + f" | `{r['command']}` |")
     return (text.rstrip() + "\n\n## Per variant (mean ± std over seeds)\n\n" + "\n".join(summary)
-            + "\n\n## Every run\n\n" + "\n".join(rows) + "\n")
+            + "\n\n## Every run\n\n" + "\n".join(rows)
+            + ("\n\n## MGQE checkpoints: where accuracy is lost\n\n" + "\n".join(diag) if diags else "")
+            + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cell", required=True, help="results/cache/<hash>.json of a gmf cell")
     c.add_argument("--label", default="", help="free-text name of this variant in the JSON record")
     c.add_argument("--json-out", default=None, help="append the run record to this JSON list file")
+    g = sub.add_parser("diag", help="quantization error and HR@10 of decoded vs full weights of a checkpoint")
+    g.set_defaults(func=run_diag)
+    g.add_argument("--checkpoint", required=True, help="best.pt of a `trainer --method mgqe` run")
+    g.add_argument("--data", default=DEFAULT_DATA, help="SASRec file; its data root is <file>/../../..")
+    g.add_argument("--label", default="", help="free-text name of this diagnosis in the JSON record")
+    g.add_argument("--json-out", default=None, help="append the record to this JSON list file")
     m = sub.add_parser("report", help="Markdown from a JSON list of runs (+ notes with placeholders)")
     m.add_argument("--runs", required=True, help="JSON list written by --json-out")
     m.add_argument("--notes", default=None,
@@ -353,11 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check(a: argparse.Namespace) -> None:
-    numbers = () if a.cmd == "cached" else ("epochs",)
+    numbers = () if a.cmd in ("cached", "diag") else ("epochs",)
     for name in numbers + (("d", "batch_size", "n_neg", "threads") if a.cmd == "reference" else ()):
         if getattr(a, name) < 1:
             raise ReferenceError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    positive = () if a.cmd == "cached" else ("lr", "adam_eps", "init_std")
+    positive = () if a.cmd in ("cached", "diag") else ("lr", "adam_eps", "init_std")
     for name in positive + (("centroid_lr_mult",) if a.cmd == "trainer" else ()):
         if not getattr(a, name) > 0:
             raise ReferenceError(f"--{name.replace('_', '-')} must be > 0, got {getattr(a, name)}")
@@ -387,7 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     except ReferenceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(json.dumps({k: rec[k] for k in ("label", "best_epoch", "valid", "test")}))
+    keys = ("label", "best_epoch", "valid", "test")
+    if a.cmd == "diag":
+        keys = ("label", "rel_quant_error", "hr@10")
+    print(json.dumps({k: rec[k] for k in keys}))
     if a.json_out:
         p = Path(a.json_out)
         runs = json.loads(p.read_text()) if p.is_file() else []

@@ -199,3 +199,23 @@ def test_report_false_negative_share(tmp_path: Path) -> None:
     n_items = max(max(q) for q in seqs) + 1
     expected = 100 * (n_train**2).sum() / (n_items * n_train.sum())  # P(uniform negative is a positive)
     assert f"share {expected:.1f}%" in (tmp_path / "o.md").read_text()
+
+
+def test_diag_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    assert ref.main(["diag", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "file not found" in capsys.readouterr().err
+    torch.save({"user.weight": torch.zeros(2, 4), "out.weight": torch.zeros(1, 4)}, tmp_path / "fe.pt")
+    assert ref.main(["diag", "--checkpoint", str(tmp_path / "fe.pt")]) == 2
+    assert "not a GMF with shared-centroid" in capsys.readouterr().err
+
+
+def test_report_renders_diag_records(tmp_path: Path) -> None:
+    diag = {"label": "ck", "kind": "diag", "command": "c", "rel_quant_error": {"user": [0.1, 0.4],
+            "item": [0.05, 0.3]}, "hr@10": {k: {"valid": 8.0, "test": 7.0} for k in
+            ("decoded", "full weights", "full users, decoded items")}}
+    (tmp_path / "r.json").write_text(json.dumps([_run_record("a", 0, 7.0), diag]))
+    assert ref.main(["report", "--runs", str(tmp_path / "r.json"), "--md-out", str(tmp_path / "o.md")]) == 0
+    md = (tmp_path / "o.md").read_text()
+    assert "| ck | 0.100 / 0.400 | 0.050 / 0.300 | 8.00 / 7.00 |" in md and md.count("| a |") == 2
