@@ -271,7 +271,9 @@ def run_diag(a: argparse.Namespace) -> dict[str, Any]:
     if "item.centroids" not in sd or "out.weight" not in sd:
         raise ReferenceError(f"--checkpoint {a.checkpoint}: not a GMF with shared-centroid DPQ/MGQE tables")
     split = load_data(TrainConfig(data_dir=str(Path(a.data).parents[2])))
-    W, Q, err = {}, {}, {}
+    W, Q, err, spread = {}, {}, {}, {}
+    run_cfg = Path(a.checkpoint).parent / "config.json"  # written by the trainer next to best.pt
+    k_last = int(json.loads(run_cfg.read_text())["config"]["K"][-1]) if run_cfg.is_file() else None
     for side in ("user", "item"):
         C = sd[f"{side}.centroids"].numpy()  # (D, K, dsub) float32
         groups = [sd[k].numpy().astype(np.int64) for k in sorted(sd) if k.startswith(f"{side}.codes_g")]
@@ -281,6 +283,16 @@ def run_diag(a: argparse.Namespace) -> dict[str, Any]:
         rel = np.linalg.norm(W[side] - Q[side], axis=1) / np.linalg.norm(W[side], axis=1)
         cuts = np.cumsum([0] + [g.shape[0] for g in groups])
         err[side] = [float(rel[lo:hi].mean()) for lo, hi in itertools.pairwise(cuts)]
+        # where the tail's usable centroids (the first K_tail of the shared table) sit vs the tail rows
+        k_tail = (k_last or int(groups[-1].max()) + 1) if len(groups) > 1 else C.shape[1]
+        xt, ct = W[side][cuts[-2]:].reshape(-1, C.shape[0]), C[:, :k_tail, 0]  # dsub = 1 layout
+        lo, hi = np.percentile(xt, 5, axis=0), np.percentile(xt, 95, axis=0)
+        spread[side] = {"tail_x_abs_median": float(np.median(np.abs(xt))),
+                        "tail_centroids_abs_median": float(np.median(np.abs(ct))),
+                        "other_centroids_abs_median": float(np.median(np.abs(C[:, k_tail:, 0])))
+                        if k_tail < C.shape[1] else float("nan"),
+                        "tail_centroids_in_tail_5_95": float(((ct >= lo[:, None]) & (ct <= hi[:, None]))
+                                                             .sum(1).mean())}
     w, b = sd["out.weight"].numpy()[0], sd["out.bias"].numpy()
     hr = {}
     for name, Eu, Ei in (("decoded", Q["user"], Q["item"]), ("full weights", W["user"], W["item"]),
@@ -289,7 +301,8 @@ def run_diag(a: argparse.Namespace) -> dict[str, Any]:
             return (Eu[u] * w) @ Ei.T + b
         hr[name] = {k: evaluate_full_ranking(score, split, k)["hr@10"] for k in ("valid", "test")}
     return {"label": a.label, "kind": "diag", "command": " ".join(sys.argv), "checkpoint": a.checkpoint,
-            "rel_quant_error": err, "hr@10": hr, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "rel_quant_error": err, "tail_spread": spread, "hr@10": hr,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def _stats(runs: list[dict[str, Any]], label: str, key: str = "test") -> str:
@@ -338,11 +351,19 @@ def report(runs_path: Path, notes_path: Path | None, data: str = DEFAULT_DATA) -
     labels = list(dict.fromkeys(r["label"] for r in runs))
     summary = ["| variant | valid HR@10 | test HR@10 |", "|---|---|---|"]
     summary += [f"| {lb} | {_stats(runs, lb, 'valid')} | {_stats(runs, lb)} |" for lb in labels]
-    diag = ["| checkpoint | rel. quant. error users (head / tail) | items (head / tail) | valid / test HR@10 "
-            "decoded | full weights | full users, decoded items | command |", "|---|---|---|---|---|---|---|"]
+    diag = ["| checkpoint | rel. quant. error users (head / tail) | items (head / tail) | median abs value: "
+            "tail rows / tail-usable centroids / other centroids (users; items) | tail-usable centroids "
+            "inside the 5-95% range of tail rows, mean per dim (users / items) | valid / test HR@10 "
+            "decoded | full weights | full users, decoded items | command |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for r in diags:
-        e, h = r["rel_quant_error"], r["hr@10"]
+        e, h, sp = r["rel_quant_error"], r["hr@10"], r.get("tail_spread", {})
         cells = [" / ".join(f"{x:.3f}" for x in e[s]) for s in ("user", "item")]
+        keys = ("tail_x_abs_median", "tail_centroids_abs_median", "other_centroids_abs_median")
+        cells.append("; ".join(" / ".join(f"{sp[s][k]:.2f}" for k in keys) for s in ("user", "item"))
+                     if sp else "—")
+        cells.append(" / ".join(f"{sp[s]['tail_centroids_in_tail_5_95']:.1f}" for s in ("user", "item"))
+                     if sp else "—")
         cells += [f"{h[k]['valid']:.2f} / {h[k]['test']:.2f}" for k in
                   ("decoded", "full weights", "full users, decoded items")]
         diag.append(f"| {r['label']} | " + " | ".join(cells) + f" | `{r['command']}` |")

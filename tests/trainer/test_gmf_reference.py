@@ -218,4 +218,4 @@ def test_report_renders_diag_records(tmp_path: Path) -> None:
     (tmp_path / "r.json").write_text(json.dumps([_run_record("a", 0, 7.0), diag]))
     assert ref.main(["report", "--runs", str(tmp_path / "r.json"), "--md-out", str(tmp_path / "o.md")]) == 0
     md = (tmp_path / "o.md").read_text()
-    assert "| ck | 0.100 / 0.400 | 0.050 / 0.300 | 8.00 / 7.00 |" in md and md.count("| a |") == 2
+    assert "| ck | 0.100 / 0.400 | 0.050 / 0.300 | — | — | 8.00 / 7.00 |" in md and md.count("| a |") == 2
