@@ -63,6 +63,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     n_neg: int = 4  # gmf/neumf: uniform negatives per positive, re-sampled each epoch
+    neg_filter: bool = True  # gmf/neumf: re-draw negatives that are the user's training items (NCF code)
     init_std: float = 0.01
     seed: int = 0
     patience: int = 0  # epochs without validation improvement before stopping; 0 = never stop early
@@ -212,7 +213,17 @@ def load_config(path: str | Path) -> TrainConfig:
     return from_dict(raw)
 
 
+def _hashed_fields(cfg: TrainConfig) -> dict[str, Any]:
+    d = {k: v for k, v in cfg.to_dict().items() if k not in NOT_HASHED}
+    # Fields added after cells were cached enter the hash only where they change what is computed, so
+    # earlier cells keep their hashes: neg_filter matters only to gmf/neumf ranking, and False is the
+    # behaviour of every run made before the field existed.
+    if not d["neg_filter"] or cfg.model not in ("gmf", "neumf") or cfg.task != "ranking":
+        del d["neg_filter"]
+    return d
+
+
 def config_hash(cfg: TrainConfig) -> str:
     """Stable 16-hex-digit hash of everything that affects the result (not out_dir, device, progress)."""
-    d = {k: v for k, v in cfg.to_dict().items() if k not in NOT_HASHED}
+    d = _hashed_fields(cfg)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,7 +1,8 @@
 """What one training run optimises and how it is evaluated, per task.
 
     PointwiseRanking   gmf / neumf on implicit feedback: BCE, `n_neg` uniform negatives per positive,
-                       re-sampled every epoch, all vectorised (one numpy call per epoch).
+                       re-sampled every epoch and (by default) re-drawn while they are one of the user's
+                       training items, as the NCF code does; all vectorised.
     SequentialRanking  sasrec: BCE with one sampled negative per position (the original SASRec loss).
     Regression         gmf task "rating" (user, item, rating) and relevance (item, item, label): squared loss.
 
@@ -23,7 +24,8 @@ from mgqe.trainer.data.protocol import SplitData
 from mgqe.trainer.metrics import evaluate_full_ranking
 
 Batch = tuple[torch.Tensor, ...]
-_DENSE_MASK_LIMIT = 50_000_000  # users * items above which SASRec negatives skip the seen-item check
+# users * items above which seen-item checks use sorted keys (GMF/NeuMF) or are skipped (SASRec)
+_DENSE_MASK_LIMIT = 50_000_000
 
 
 def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -55,13 +57,59 @@ class Objective:
         raise NotImplementedError
 
 
-class PointwiseRanking(Objective):
-    """GMF / NeuMF: every training pair is a positive; n_neg uniform item ids per positive are negatives
-    (not filtered against the user's positives, like the calibration run in the method notes)."""
+class TrainPairs:
+    """Membership test for (user, item) training pairs: a dense (n_users, n_items) bool mask when it fits,
+    else the sorted int64 keys user * n_items + item (O(n_train) memory, one searchsorted per query)."""
 
-    def __init__(self, split: SplitData, n_neg: int) -> None:
+    def __init__(self, split: SplitData) -> None:
+        self.n_items = split.n_items
+        self.seen: np.ndarray | None = None  # (n_users, n_items) bool
+        self.keys: np.ndarray | None = None  # (n_train_unique,) int64, sorted
+        if split.n_users * split.n_items <= _DENSE_MASK_LIMIT:
+            self.seen = np.zeros((split.n_users, split.n_items), bool)
+            self.seen[split.train_users, split.train_items] = True
+        else:
+            self.keys = np.unique(split.train_users.astype(np.int64) * split.n_items + split.train_items)
+
+    def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(M,) bool: whether each (users[j], items[j]) is a training pair."""
+        if self.seen is not None:
+            return self.seen[users, items]
+        assert self.keys is not None
+        if self.keys.size == 0:
+            return np.zeros(users.shape, bool)
+        k = users.astype(np.int64) * self.n_items + items
+        return self.keys[np.minimum(np.searchsorted(self.keys, k), self.keys.size - 1)] == k
+
+
+class PointwiseRanking(Objective):
+    """GMF / NeuMF: every training pair is a positive; n_neg uniform item ids per positive are negatives.
+
+    With `neg_filter` (the default, as in the NCF code the paper's GMF comes from) a negative that is one of
+    the user's training items is re-drawn until it is not. Unfiltered, some negatives are true positives
+    labelled 0, which cost GMF part of a point of test HR@10 (measured in docs/gmf-gap.md).
+    `neg_filter=False` keeps the exact random stream of the earlier, unfiltered runs.
+    """
+
+    max_rounds = 100  # only a user who has (nearly) every item in training could exhaust these
+
+    def __init__(self, split: SplitData, n_neg: int, neg_filter: bool = True) -> None:
         self.split = split
         self.n_neg = n_neg
+        self.pairs = TrainPairs(split) if neg_filter else None
+
+    def negatives(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(M,) int64 negative item ids for (M,) user ids; one rng draw of M first, re-draws only for hits."""
+        neg = rng.integers(0, self.split.n_items, size=users.size)
+        if self.pairs is None:
+            return neg
+        todo = np.flatnonzero(self.pairs.contains(users, neg))
+        for _ in range(self.max_rounds):
+            if todo.size == 0:
+                break
+            neg[todo] = rng.integers(0, self.split.n_items, size=todo.size)
+            todo = todo[self.pairs.contains(users[todo], neg[todo])]
+        return neg
 
     def n_batches(self, batch_size: int) -> int:
         return -(-self.split.n_train * (1 + self.n_neg) // batch_size)
@@ -70,7 +118,7 @@ class PointwiseRanking(Objective):
         s = self.split
         N = s.n_train
         users = np.tile(s.train_users, 1 + self.n_neg)
-        items = np.concatenate([s.train_items, rng.integers(0, s.n_items, size=N * self.n_neg)])
+        items = np.concatenate([s.train_items, self.negatives(users[N:], rng)])
         labels = np.concatenate([np.ones(N, np.float32), np.zeros(N * self.n_neg, np.float32)])
         u_t, i_t, y_t = (torch.from_numpy(a) for a in (users, items, labels))
         for idx in _batches(users.size, batch_size, rng):

@@ -102,7 +102,7 @@ def make_objective(cfg: TrainConfig, data: Any) -> Objective:
         return Regression(data)
     if cfg.model == "sasrec":
         return SequentialRanking(data, cfg.max_len)
-    return PointwiseRanking(data, cfg.n_neg)
+    return PointwiseRanking(data, cfg.n_neg, cfg.neg_filter)
 
 
 def vocab_sizes(cfg: TrainConfig, data: Any) -> tuple[int, int]:
