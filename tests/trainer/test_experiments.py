@@ -14,6 +14,7 @@ from mgqe.trainer.config import config_hash, from_dict
 from mgqe.trainer.experiments.cells import Cell, cache_path, run_cell
 from mgqe.trainer.experiments.genres import item_codes, similarity_matrix
 from mgqe.trainer.experiments.report import embedding_size_percent, write_report
+from mgqe.trainer.experiments.runner import report_stem
 from mgqe.trainer.experiments.suite import cells
 
 
@@ -191,3 +192,9 @@ def test_embedding_size_percent_excludes_the_dense_weights(tmp_path: Path, model
     expected = 100.0 * model_size_bits(spec.tables, 0) / model_size_bits(fe, 0)
     assert embedding_size_percent(rec) == pytest.approx(expected)
     assert embedding_size_percent(rec) < size["percent"]  # float32 dense weights raise the total
+
+
+def test_report_stem_names_every_hashed_override() -> None:
+    assert report_stem("table3", None) == "table3"
+    assert report_stem("table3", {"device": "cpu", "data_dir": "/x"}) == "table3"  # not hashed: same report
+    assert report_stem("table3", {"neg_filter": False, "epochs": 40}) == "table3-epochs=40-neg_filter=false"

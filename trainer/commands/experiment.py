@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from mgqe.trainer.cli import CLIError
     from mgqe.trainer.config import ConfigError
     from mgqe.trainer.data.errors import DataError
-    from mgqe.trainer.experiments.runner import run_experiment
+    from mgqe.trainer.experiments.runner import report_stem, run_experiment
 
     try:
         seeds = [int(s) for s in _csv(args.seeds)]
@@ -60,5 +60,6 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, DataError) as e:
         raise CLIError(str(e)) from e
     n_done = sum(r is not None for _, r in done)
-    print(f"{args.name}: {n_done}/{len(done)} cells finished; report in {args.results}/{args.name}.md")
+    print(f"{args.name}: {n_done}/{len(done)} cells finished; report in "
+          f"{args.results}/{report_stem(args.name, overrides)}.md")
     return 0

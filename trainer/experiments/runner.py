@@ -14,6 +14,12 @@ from mgqe.trainer.experiments.suite import cells
 REPORT_SEEDS = (0, 1, 2)
 
 
+def report_stem(name: str, overrides: dict[str, Any] | None) -> str:
+    """File stem of an experiment's report: the name plus every hashed override, e.g. table3-epochs=40."""
+    hashed = {k: v for k, v in (overrides or {}).items() if k not in NOT_HASHED}
+    return name + "".join(f"-{k}={json.dumps(v, separators=(',', ':'))}" for k, v in sorted(hashed.items()))
+
+
 def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[str] | None = None,
                    methods: list[str] | None = None, overrides: dict[str, Any] | None = None,
                    report_only: bool = False) -> list[tuple[Cell, dict[str, Any] | None]]:
@@ -42,7 +48,7 @@ def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[s
     # so running a subset never hides cells finished by an earlier or concurrent run
     full = cells(name, sorted(set(seeds) | set(REPORT_SEEDS)), None, None, overrides)
     hashed = {k: v for k, v in (overrides or {}).items() if k not in NOT_HASHED}
-    stem = name + "".join(f"-{k}={json.dumps(v, separators=(',', ':'))}" for k, v in sorted(hashed.items()))
+    stem = report_stem(name, overrides)
     command = f"mgqe-train experiment {name}" + "".join(
         f" --set {k}={json.dumps(v, separators=(',', ':'))}" for k, v in sorted(hashed.items()))
     write_report(name, [(c, cached(results, c.cfg)) for c in full], results, stem=stem, command=command)

@@ -20,7 +20,8 @@ from mgqe.trainer.experiments.cells import Cell
 
 DATASET = "ml-1m-sasrec"  # the paper's 6,040 users x 3,416 items
 
-# backbone defaults: NCF (Adam 1e-3, BCE, 4 negatives, 20 epochs; batch 8192 per the calibration in the
+# backbone defaults: NCF (Adam 1e-3, BCE, 4 negatives re-drawn while they are training items (TrainConfig
+# neg_filter, the NCF code's rule), 20 epochs; batch 8192 per the calibration in the
 # method notes) and SASRec (batch 128, lr 1e-3, 200 epochs, L=50, dropout 0.2, 2 blocks, 1 head)
 BACKBONES: dict[str, dict[str, Any]] = {
     "gmf": {"model": "gmf", "epochs": 20, "batch_size": 8192, "n_neg": 4, "lr": 1e-3},
