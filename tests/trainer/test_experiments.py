@@ -13,7 +13,7 @@ from mgqe.trainer.cli import main
 from mgqe.trainer.config import config_hash, from_dict
 from mgqe.trainer.experiments.cells import Cell, cache_path, run_cell
 from mgqe.trainer.experiments.genres import item_codes, similarity_matrix
-from mgqe.trainer.experiments.report import embedding_size_percent, write_report
+from mgqe.trainer.experiments.report import embedding_size_percent, remaining_seconds, write_report
 from mgqe.trainer.experiments.runner import report_stem
 from mgqe.trainer.experiments.suite import cells
 
@@ -87,6 +87,9 @@ def test_fig7_png_from_histories(tmp_path: Path) -> None:
     rec["history"] = [{"epoch": 1, "loss": 0.6}, {"epoch": 2, "loss": 0.4}]
     write_report("fig7", [(Cell("gmf", "FE", tiny_cfg(tmp_path)), rec)], tmp_path)
     assert (tmp_path / "fig7.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # once none of its cells is finished (e.g. after a hashed default changed), the old plot goes
+    rep = write_report("fig7", [(Cell("gmf", "FE", tiny_cfg(tmp_path)), None)], tmp_path)
+    assert not (tmp_path / "fig7.png").exists() and "png" not in rep
 
 
 def test_code_similarity_by_hand() -> None:
@@ -198,3 +201,17 @@ def test_report_stem_names_every_hashed_override() -> None:
     assert report_stem("table3", None) == "table3"
     assert report_stem("table3", {"device": "cpu", "data_dir": "/x"}) == "table3"  # not hashed: same report
     assert report_stem("table3", {"neg_filter": False, "epochs": 40}) == "table3-epochs=40-neg_filter=false"
+
+
+def test_remaining_seconds_estimates_unfinished_cells() -> None:
+    def row(group: str, name: str, finished: list[int], secs: float | None) -> dict:
+        r: dict = {"group": group, "row": name, "planned_seeds": [0, 1, 2], "finished_seeds": finished}
+        if secs is not None:
+            r["seconds"] = {"mean": secs}
+        return r
+
+    rows = [row("gmf", "FE", [0], 100.0), row("gmf", "SQ", [0, 1], 300.0),
+            row("gmf", "DPQ", [], None),  # at the mean of the timed gmf rows: 150 s
+            row("sasrec", "FE", [1], None) | {"planned_seeds": [0, 1]},  # nothing timed to go by
+            row("gmf", "MGQE", [0, 1, 2], 50.0)]  # finished: adds nothing
+    assert remaining_seconds(rows) == (2 * 100.0 + 300.0 + 3 * 150.0, 1)

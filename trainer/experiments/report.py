@@ -195,11 +195,13 @@ def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], resu
                               "unfinished_cells": missing}
     md = [f"# {stem}", "", f"Generated from `results/cache/` by `{command}` "
           "(test split; mean ± sample std over the finished seeds).", ""]
+    png = results / f"{stem}.png"
     if name.startswith("fig") and any(r is not None for _, r in done):
-        png = results / f"{stem}.png"
         note = _plot(name, png, done, results)
         report["png"] = png.name
         md += [f"![{name}]({png.name})", "", note, ""]
+    else:  # a plot of cells that are no longer in this report would be a stale claim
+        png.unlink(missing_ok=True)
     md += [_table_md(name, rows), ""]
     checks = target_check(rows)
     if checks:
@@ -290,12 +292,34 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
 """
 
 
+def remaining_seconds(rows: list[dict[str, Any]]) -> tuple[float, int]:
+    """(estimated seconds, cells with no estimate) for the unfinished seeds of a report's rows: each at its
+    row's mean run time, or at the mean over its backbone's timed rows when the row has none."""
+    by_group: dict[str, list[float]] = {}
+    for r in rows:
+        if "seconds" in r:
+            by_group.setdefault(r["group"], []).append(r["seconds"]["mean"])
+    est, unknown = 0.0, 0
+    for r in rows:
+        n_left = len(r["planned_seeds"]) - len(r["finished_seeds"])
+        if n_left <= 0:
+            continue
+        if "seconds" in r:
+            est += n_left * r["seconds"]["mean"]
+        elif by_group.get(r["group"]):
+            est += n_left * sum(by_group[r["group"]]) / len(by_group[r["group"]])
+        else:
+            unknown += n_left
+    return est, unknown
+
+
 def write_index(results: Path) -> Path:
     """results/README.md: the intro above, then every experiment report present, with its command."""
     from mgqe.trainer.experiments.suite import EXPERIMENTS
 
     parts = [INTRO]
-    total = 0.0
+    total = left = 0.0
+    unknown = 0
     stems = []
     for name in EXPERIMENTS:
         if not (results / f"{name}.json").is_file():
@@ -308,12 +332,22 @@ def write_index(results: Path) -> Path:
             continue
         rep = json.loads(j.read_text())
         secs = sum(r["seconds"]["mean"] * len(r["finished_seeds"]) for r in rep["rows"] if "seconds" in r)
-        total += secs
+        est, n_unknown = remaining_seconds(rep["rows"])
+        if name in EXPERIMENTS:  # the suite itself; reports with overrides are side checks
+            total += secs
+            left += est
+            unknown += n_unknown
         body = md.read_text().split("\n", 1)[1]  # drop the report's own title
+        no_est = f" plus {n_unknown} cells with no timed cell of their backbone" if n_unknown else ""
         parts.append(f"## {name}\n\nCommand: `{rep['command']}`; training time of its finished cells: "
-                     f"{secs / 60:.1f} min; unfinished cells: {len(rep['unfinished_cells'])}.\n{body}")
-    parts.append(f"Total training time of the finished cells listed above (cells shared between reports "
-                 f"counted once per report): {total / 60:.1f} min.\n")
+                     f"{secs / 60:.1f} min; unfinished cells: {len(rep['unfinished_cells'])}, estimated "
+                     f"{est / 60:.1f} min more{no_est}.\n{body}")
+    no_est = f", plus {unknown} cells that cannot be estimated yet" if unknown else ""
+    parts.append(f"The suite (the reports without `--set` overrides; cells shared between reports counted "
+                 f"once per report): {total / 60:.1f} min of training in its finished cells; its unfinished "
+                 f"cells need an estimated {left / 60:.1f} min more, one at a time on this machine (each at "
+                 f"its row's mean time, or its backbone's mean where the row has no finished seed)"
+                 f"{no_est}.\n")
     out = results / "README.md"
     out.write_text("\n".join(parts))
     return out
