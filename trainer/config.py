@@ -50,6 +50,8 @@ class TrainConfig:
     variant: Variant = "shared_k"
     centroid_loss: float = 0.0  # dpq/mgqe: weight of the reference code's centroid loss (0 = off)
     bn_assign: bool = False  # dpq/mgqe: the reference code's batch-normalised assignment (default: argmin)
+    # dpq/mgqe: False = the reference code's output stop_gradient(c - x) + x (centroids: centroid_loss only)
+    centroid_task_grad: bool = True
     compress_users: bool = True  # the paper replaces user AND item embeddings
     # backbone
     mlp: tuple[int, ...] = (64, 32, 16)  # neumf
@@ -88,6 +90,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.centroid_task_grad and self.centroid_loss <= 0:
+            raise ConfigError("centroid_task_grad=false needs centroid_loss > 0: otherwise nothing trains "
+                              "the centroids")
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if any(not 0.0 < h < 1.0 for h in self.head) or list(self.head) != sorted(self.head):
@@ -213,6 +218,10 @@ def load_config(path: str | Path) -> TrainConfig:
     return from_dict(raw)
 
 
+# fields added after cells were cached, with the value every earlier run had: hashed only when different
+_LEGACY: dict[str, Any] = {"centroid_task_grad": True}
+
+
 def _hashed_fields(cfg: TrainConfig) -> dict[str, Any]:
     d = {k: v for k, v in cfg.to_dict().items() if k not in NOT_HASHED}
     # Fields added after cells were cached enter the hash only where they change what is computed, so
@@ -220,6 +229,9 @@ def _hashed_fields(cfg: TrainConfig) -> dict[str, Any]:
     # behaviour of every run made before the field existed.
     if not d["neg_filter"] or cfg.model not in ("gmf", "neumf") or cfg.task != "ranking":
         del d["neg_filter"]
+    for k, legacy in _LEGACY.items():
+        if d[k] == legacy:
+            del d[k]
     return d
 
 

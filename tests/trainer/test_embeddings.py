@@ -343,6 +343,31 @@ def test_quant_options_on_non_quantized_method_are_rejected() -> None:
         build_embedding(ALL_CFGS["fe"], quant=QuantOptions())
 
 
+@pytest.mark.parametrize("method", ["dpq", "dpq_dsub1", "shared_k", "unshared_k", "unshared_d"])
+def test_reference_ste_trains_centroids_by_the_centroid_loss_only(method: str) -> None:
+    """centroid_task_grad=False: the task loss reaches the full embeddings exactly as by default, the
+    centroids get nothing from it; their gradient is the centroid loss's alone."""
+    ids = torch.tensor([4, 4, 9, 30, 2])
+    grads = {}
+    for task_grad in (True, False):
+        torch.manual_seed(3)
+        emb = build_embedding(QUANT_CFGS[method], quant=QuantOptions(centroid_loss=0.5,
+                                                                     centroid_task_grad=task_grad)).train()
+        assert isinstance(emb, QuantizedEmbedding)
+        out = emb(ids)
+        (out.sin().sum()).backward()  # a task loss; the centroid loss is not added
+        tables = [emb.centroids] if emb.shared else list(emb.group_centroids)
+        grads[task_grad] = (emb.weight.grad.clone(), [t.grad for t in tables])  # type: ignore[union-attr]
+        if not task_grad:
+            emb.zero_grad()
+            emb(ids)
+            emb.aux_loss().backward()
+            assert sum(float(t.grad.abs().sum()) for t in tables if t.grad is not None) > 0
+    torch.testing.assert_close(grads[True][0], grads[False][0])
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in grads[True][1])
+    assert all(g is None or float(g.abs().sum()) == 0 for g in grads[False][1])
+
+
 def test_non_positive_init_std_is_rejected() -> None:
     with pytest.raises(ValueError, match="init_std"):
         build_embedding(ALL_CFGS["fe"], init_std=0.0)
@@ -353,6 +378,8 @@ def test_bad_quant_options_are_rejected() -> None:
         QuantOptions(centroid_loss=-1.0)
     with pytest.raises(ValueError, match="bn_eps"):
         QuantOptions(bn_eps=0.0)
+    with pytest.raises(ValueError, match="nothing trains the centroids"):
+        QuantOptions(centroid_task_grad=False)
 
 
 def test_quantized_module_rejects_other_methods() -> None:

@@ -92,6 +92,7 @@ def test_fused_batch_missing_a_group_still_gives_zero_centroid_grads() -> None:
     [
         (FUSED_CFGS["shared_k"], QuantOptions(bn_assign=True), "batch-norm assignment"),
         (FUSED_CFGS["shared_k"], QuantOptions(centroid_loss=0.1), "centroid loss"),
+        (FUSED_CFGS["shared_k"], QuantOptions(centroid_loss=0.1, centroid_task_grad=False), "reference STE"),
         (EmbeddingConfig.dpq(N, DIM, D=4, K=8), QuantOptions(), "dsub = 2"),
     ],
 )

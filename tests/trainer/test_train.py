@@ -126,6 +126,12 @@ def test_config_file_toml_and_json(tmp_path: Path) -> None:
     assert a == b and a.K == (256, 16) and a.model == "neumf"
     assert config_hash(a) == config_hash(b.replace(out_dir="elsewhere", device="cpu", threads=2))
     assert config_hash(a) != config_hash(a.replace(seed=1))
+    # a field added later is hashed only away from the value every earlier run had (old cells keep hashes)
+    assert config_hash(a) == config_hash(from_dict({k: v for k, v in a.to_dict().items()
+                                                    if k != "centroid_task_grad"}))
+    assert config_hash(a) != config_hash(a.replace(centroid_task_grad=False, centroid_loss=1.0))
+    assert config_hash(a.replace(centroid_loss=1.0)) != config_hash(
+        a.replace(centroid_task_grad=False, centroid_loss=1.0))
 
 
 @pytest.mark.parametrize(("raw", "match"), [
@@ -139,6 +145,7 @@ def test_config_file_toml_and_json(tmp_path: Path) -> None:
     ({"dropout": 1.0}, "dropout"),
     ({"compress_users": 1}, "true or false"),
     ({"data_kwargs": 3}, "table/object"),
+    ({"method": "mgqe", "centroid_task_grad": False}, "nothing trains the centroids"),
 ])
 def test_config_errors(raw: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

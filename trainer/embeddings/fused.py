@@ -23,13 +23,15 @@ if TYPE_CHECKING:
 
 
 def fused_supported(emb: QuantizedEmbedding) -> bool:
-    """The fused path applies: CPU tensors, plain argmin, no centroid loss, every group with dsub = 1."""
+    """The fused path applies: CPU tensors, plain argmin, no centroid loss (so the task loss trains the
+    centroids), every group with dsub = 1."""
     o = emb.options
     return (
         emb.weight.device.type == "cpu"
         and emb.weight.is_contiguous()
         and not o.bn_assign
         and o.centroid_loss == 0
+        and o.centroid_task_grad
         and all(emb.cfg.d == g.D for g in emb.groups)
     )
 

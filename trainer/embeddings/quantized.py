@@ -44,15 +44,22 @@ class QuantOptions:
         looked-up rows, returned by `aux_loss()`; 0 disables it.
     bn_assign: use the reference code's batch-normalised assignment instead of the paper's plain argmin.
     bn_eps: epsilon of that normalisation (TensorFlow's batch-norm default).
+    centroid_task_grad: the task loss's gradient reaches the centroids through the straight-through output
+        (default). False is the DPQ reference code's output stop_gradient(c - x) + x: the task gradient goes
+        to the full embeddings only and the centroids learn from the centroid loss alone (so it must be on).
     """
 
     centroid_loss: float = 0.0
     bn_assign: bool = False
     bn_eps: float = 1e-3
+    centroid_task_grad: bool = True
 
     def __post_init__(self) -> None:
         if self.centroid_loss < 0:
             raise ValueError(f"centroid_loss weight must be >= 0, got {self.centroid_loss}")
+        if not self.centroid_task_grad and self.centroid_loss == 0:
+            raise ValueError("centroid_task_grad=False needs centroid_loss > 0: otherwise nothing trains the "
+                             "centroids")
         if self.bn_eps <= 0:
             raise ValueError(f"bn_eps must be > 0, got {self.bn_eps}")
 
@@ -167,7 +174,9 @@ class QuantizedEmbedding(Embedding):
         Xd = X.detach()
         if self.options.centroid_loss > 0:
             self._aux = self.options.centroid_loss * ((C - Xd) ** 2).mean()
-        # Straight-through, once for all groups: value C, gradient to both C (centroids) and X (weight).
+        # Straight-through, once for all groups: value C, gradient to X (weight) and, by default, to C too.
+        if not self.options.centroid_task_grad:
+            C = C.detach()
         return (C + (X - Xd))[inv]
 
     @torch.no_grad()
@@ -195,7 +204,7 @@ class QuantizedEmbedding(Embedding):
             else:
                 x = xs[k].unsqueeze(0)
                 c = self._decode(i, self._quantize(i, rid, x.detach())).flatten(1)
-                rows.append(c + (x - x.detach()))
+                rows.append((c if self.options.centroid_task_grad else c.detach()) + (x - x.detach()))
         return torch.cat(rows).view(*ids.shape, self.cfg.d)
 
     def aux_loss(self) -> Tensor:

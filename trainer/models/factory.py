@@ -21,7 +21,8 @@ def _make_table(table: EmbeddingConfig, cfg: TrainConfig) -> nn.Module:
 
     quant = None
     if table.method in ("dpq", "mgqe"):
-        quant = QuantOptions(centroid_loss=cfg.centroid_loss, bn_assign=cfg.bn_assign)
+        quant = QuantOptions(centroid_loss=cfg.centroid_loss, bn_assign=cfg.bn_assign,
+                             centroid_task_grad=cfg.centroid_task_grad)
     return build_embedding(table, init_std=cfg.init_std, quant=quant)
 
 
