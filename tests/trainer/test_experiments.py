@@ -20,7 +20,10 @@ from mgqe.trainer.experiments.suite import cells
 
 def test_suite_sizes_and_paper_settings() -> None:
     t3 = cells("table3", [0, 1, 2])
-    assert len(t3) == 2 * 7 * 3
+    assert len(t3) == 2 * 9 * 3
+    ref = next(c.cfg for c in t3 if c.row == "MGQE ref-STE")
+    assert ref.replace(centroid_task_grad=True, centroid_loss=0.0) == mgqe_cfg(t3)
+    assert (ref.centroid_task_grad, ref.centroid_loss) == (False, 1.0)
     mgqe = next(c.cfg for c in t3 if c.row == "MGQE")
     assert (mgqe.D, mgqe.K, mgqe.head, mgqe.variant) == ((64,), (256, 64), (0.1,), "shared_k")
     assert mgqe.dataset == "ml-1m-sasrec" and mgqe.epochs == 20
@@ -28,13 +31,17 @@ def test_suite_sizes_and_paper_settings() -> None:
     assert (sas.model, sas.epochs, sas.max_len, sas.dropout, sas.n_blocks, sas.batch_size) == (
         "sasrec", 200, 50, 0.2, 2, 128)
     assert len(cells("table6", [0, 1])) == 3 * 3 * 2
-    assert len(cells("fig6", [0, 1])) == 4 + 3 + 4 + 4  # figures use the first seed only
-    assert {c.row for c in cells("fig8", [0])} == {"SQ", "MGQE"}
+    assert len(cells("fig6", [0, 1])) == 4 + 3 + 4 + 4 + 4 + 4  # figures use the first seed only
+    assert {c.row for c in cells("fig8", [0])} == {"SQ", "MGQE", "MGQE ref-STE"}
     # figure 7 and table 3 share cells: same config, same hash
     f7 = {config_hash(c.cfg) for c in cells("fig7", [0], backbones=["gmf"])}
     assert f7 <= {config_hash(c.cfg) for c in cells("table3", [0])}
     with pytest.raises(ValueError, match="unknown experiment"):
         cells("table9", [0])
+
+
+def mgqe_cfg(t3: list[Cell]):  # type: ignore[no-untyped-def]
+    return next(c.cfg for c in t3 if c.row == "MGQE")
 
 
 def tiny_cfg(tmp_path: Path, seed: int = 0):  # type: ignore[no-untyped-def]

@@ -149,9 +149,10 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
     else:  # fig8
         from mgqe.trainer.experiments.genres import GENRES, genre_similarity
 
-        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+        n_rows = max(len(dict.fromkeys(c.row for c, _ in done)), 1)
+        fig, axes = plt.subplots(1, n_rows, figsize=(4.5 * n_rows, 4), squeeze=False)
         verdicts = []
-        for ax, (c, r) in zip(axes, finished, strict=False):
+        for ax, (c, r) in zip(axes[0], finished, strict=False):
             npz = results / "runs" / r["config_hash"] / "item_arrays.npz"
             if not npz.is_file():
                 verdicts.append(f"- {c.row}: {npz} is missing (the run directory is not kept in git); "

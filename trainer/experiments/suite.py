@@ -1,14 +1,15 @@
 """The paper's experiments as lists of cells (see cells.py). Settings: method notes, section 5.2-5.4.
 
     table3  GMF, NeuMF x {FE, LRF r=48, SQ b=8, DPQ D=64 K=256, MGQE D=64 K=[256,64] top 10%,
-            MGQE-compact D=64 K=[256,16] (reaches the paper's reported GMF size, see results/README.md)}
+            MGQE-compact D=64 K=[256,16] (reaches the paper's reported GMF size, see results/README.md)},
+            DPQ and MGQE also with the reference code's straight-through estimator ("ref-STE")
     table4  SASRec x the same methods (item table only)
     table5  Task 3 proxies x {FE, SQ, DPQ, MGQE}, RMSE: item-pair relevance regression (the paper's GMF
             with squared loss) and GMF rating regression
     table6  MGQE variants (shared K, unshared K, unshared D=[64,32] K=256) on GMF, NeuMF, SASRec
-    fig6    GMF HR@10 vs model size: FE by d, SQ by bits, DPQ / MGQE by D
-    fig7    training-loss curves, MGQE vs FE, three backbones (reuses table3/table4 cells)
-    fig8    code similarity between genres for GMF SQ and MGQE item tables (reuses table3 cells)
+    fig6    GMF HR@10 vs model size: FE by d, SQ by bits, DPQ / MGQE (and their ref-STE forms) by D
+    fig7    training-loss curves, MGQE (both STE forms) vs FE, three backbones (reuses table3/table4 cells)
+    fig8    code similarity between genres for GMF SQ and MGQE (both STE forms) item tables (table3 cells)
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ BACKBONES: dict[str, dict[str, Any]] = {
                "lr": 1e-3},
 }
 
+REF_STE: dict[str, Any] = {"centroid_task_grad": False, "centroid_loss": 1.0}
+
 METHODS: dict[str, dict[str, Any]] = {
     "FE": {"method": "fe"},
     "LRF": {"method": "lrf", "rank": 48},
@@ -43,7 +46,13 @@ METHODS: dict[str, dict[str, Any]] = {
     "LRF init 0.1": {"method": "lrf", "rank": 48, "init_std": 0.1},
     "SQ": {"method": "sq", "bits": 8},
     "DPQ": {"method": "dpq", "D": [64], "K": [256]},
+    # "ref-STE": the DPQ reference code's straight-through output stop_gradient(c - x) + x, so the task loss
+    # trains only the full embeddings and the centroids follow their rows through the centroid loss (weight
+    # 1, as there). The plain rows let the task loss train the centroids too (the issue's STE), which on GMF
+    # drives MGQE's shared tail centroids away from the tail rows (docs/gmf-gap.md).
+    "DPQ ref-STE": {"method": "dpq", "D": [64], "K": [256], **REF_STE},
     "MGQE": {"method": "mgqe", "D": [64], "K": [256, 64], "head": [0.1]},
+    "MGQE ref-STE": {"method": "mgqe", "D": [64], "K": [256, 64], "head": [0.1], **REF_STE},
     "MGQE-compact": {"method": "mgqe", "D": [64], "K": [256, 16], "head": [0.1]},
 }
 
@@ -58,6 +67,9 @@ SWEEP: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "SQ": [(f"b={b}", {"method": "sq", "bits": b}) for b in (2, 4, 8)],
     "DPQ": [(f"D={D}", {"method": "dpq", "D": [D], "K": [256]}) for D in (8, 16, 32, 64)],
     "MGQE": [(f"D={D}", {"method": "mgqe", "D": [D], "K": [256, 64]}) for D in (8, 16, 32, 64)],
+    "DPQ ref-STE": [(f"D={D}", {"method": "dpq", "D": [D], "K": [256], **REF_STE}) for D in (8, 16, 32, 64)],
+    "MGQE ref-STE": [(f"D={D}", {"method": "mgqe", "D": [D], "K": [256, 64], **REF_STE})
+                     for D in (8, 16, 32, 64)],
 }
 
 EXPERIMENTS = ("table3", "table4", "table5", "table6", "fig6", "fig7", "fig8")
@@ -82,7 +94,8 @@ def cells(name: str, seeds: list[int], backbones: list[str] | None = None, metho
     if name in ("table3", "table4", "fig7", "fig8"):
         bbs = {"table3": ["gmf", "neumf"], "table4": ["sasrec"], "fig7": ["gmf", "neumf", "sasrec"],
                "fig8": ["gmf"]}[name]
-        rows = {"fig7": ["FE", "MGQE"], "fig8": ["SQ", "MGQE"]}.get(name, list(METHODS))
+        rows = {"fig7": ["FE", "MGQE", "MGQE ref-STE"], "fig8": ["SQ", "MGQE", "MGQE ref-STE"]}.get(
+            name, list(METHODS))
         for bb in pick(bbs, backbones):
             for m in pick(rows, methods):
                 for s in seeds if name not in ("fig7", "fig8") else seeds[:1]:
