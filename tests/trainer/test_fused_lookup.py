@@ -127,12 +127,13 @@ def test_kernel_is_exact_nearest_and_equals_torch_rule_ties_included() -> None:
         x[:40] = c[np.arange(D), rng.integers(0, K, (40, D))]  # exactly on centroids
         x[40:60] = np.float32(1e30)  # far outside the grid
         x[60:80] = -np.float32(1e30)
-        perm = kernels.identity_perm(D, K)
-        codes = kernels.nearest_rows(x, perm, kernels.search_tables(c, perm))
-        chosen = ((x.astype(np.float64) - c[np.arange(D), codes].astype(np.float64)) ** 2)
-        np.testing.assert_array_equal(chosen, brute_force_codes(x, c), err_msg=name)
         ref = _nearest_1d_torch(torch.from_numpy(x), torch.from_numpy(c)).numpy()
-        np.testing.assert_array_equal(codes, ref, err_msg=name)
+        for cells in (-1, 0, 3):  # default grid, binary search, a grid coarser than the table
+            perm = kernels.identity_perm(D, K)
+            codes = kernels.nearest_rows(x, perm, kernels.search_tables(c, perm, cells))
+            chosen = ((x.astype(np.float64) - c[np.arange(D), codes].astype(np.float64)) ** 2)
+            np.testing.assert_array_equal(chosen, brute_force_codes(x, c), err_msg=f"{name} cells={cells}")
+            np.testing.assert_array_equal(codes, ref, err_msg=f"{name} cells={cells}")
 
 
 def test_search_tables_order_does_not_depend_on_the_previous_order() -> None:
@@ -142,3 +143,50 @@ def test_search_tables_order_does_not_depend_on_the_previous_order() -> None:
     stale = np.stack([rng.permutation(64) for _ in range(4)]).astype(np.int64)
     kernels.search_tables(c, stale)
     np.testing.assert_array_equal(stale, np.argsort(c, axis=1, kind="stable"))
+
+
+def reference_grid(
+    mids: np.ndarray, lo: np.ndarray, scale: np.ndarray, G: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """first (D, G) = #midpoints in cells before g, R (D,) = most midpoints in one cell, by counting (numpy),
+    with the cell rule of kernels._cell; mids (D, K - 1) float64 sorted."""
+    y = (mids - lo[:, None]) * scale[:, None]
+    cells = np.where(y >= 0, np.minimum(np.floor(np.where(y >= 0, y, 0)), G - 1), 0).astype(np.int64)
+    occ = np.stack([np.bincount(r, minlength=G) for r in cells])
+    first = np.concatenate([np.zeros((len(occ), 1), np.int64), np.cumsum(occ, 1)[:, :-1]], 1)
+    return first, occ.max(1)
+
+
+def test_grid_equals_counting_reference() -> None:
+    """search_tables's one-pass grid equals counting the midpoints per cell, ties and clusters included."""
+    rng = np.random.default_rng(5)
+    for name, c in centroid_cases(rng):
+        D, K = c.shape
+        if K < 2:
+            continue
+        perm = kernels.identity_perm(D, K)
+        mids, first, lo, scale, R = kernels.search_tables(c, perm, -1)
+        ref_first, ref_R = reference_grid(mids[:, : K - 1], lo, scale, first.shape[1])
+        np.testing.assert_array_equal(first, ref_first, err_msg=name)
+        np.testing.assert_array_equal(R, ref_R, err_msg=name)
+
+
+def test_prefix_tables_equal_a_fresh_sort_ties_included() -> None:
+    """A shared table's smaller group: the order derived from the full table's sort equals a fresh stable sort
+    of the first K centroids, and so do all search tables and codes."""
+    rng = np.random.default_rng(7)
+    for name, c in centroid_cases(rng):
+        D, Kmax = c.shape
+        full, _ = kernels.sorted_tables(c, 10_000)
+        x = (rng.standard_normal((200, D)) * 0.012).astype(np.float32)
+        for K in sorted(k for k in {1, 2, Kmax // 4, Kmax // 2, Kmax} if 1 <= k <= Kmax):
+            for rows in (1, 10_000):  # binary search and grid
+                perm, tabs = kernels.prefix_tables(c, full, K, rows)
+                fresh_perm, fresh = kernels.sorted_tables(c[:, :K], rows)
+                np.testing.assert_array_equal(perm, np.argsort(c[:, :K], axis=1, kind="stable"), err_msg=name)
+                np.testing.assert_array_equal(perm, fresh_perm, err_msg=name)
+                for u, v in zip(tabs, fresh, strict=True):
+                    if K >= 2 and kernels.grid_cells(rows, K):  # else `first` is left unset and unused
+                        np.testing.assert_array_equal(u, v, err_msg=name)
+                np.testing.assert_array_equal(kernels.nearest_rows(x, perm, tabs),
+                                              kernels.nearest_rows(x, fresh_perm, fresh), err_msg=name)

@@ -52,12 +52,18 @@ class _FusedLookup(torch.autograd.Function):
         rows, bounds, tslot = kernels.unique_slots(ids_np, emb.starts, mark, emb.next_stamp(), slot)
         dec = np.empty((rows.shape[0], W.shape[1]), np.float32)  # (U, d) decoded distinct rows
         ucodes = np.empty(dec.shape, np.int32)  # (U, D) their codes
+        full: np.ndarray | None = None  # shared table: the stable order of the largest K sorted so far
         for i, g in enumerate(emb.groups):
             a, b = int(bounds[i]), int(bounds[i + 1])
             if a == b:
                 continue
             T = tables[0 if emb.shared else i].detach().numpy()[:, :, 0]  # (D, K_t) float32, a view
-            perm, search = kernels.sorted_tables(T[:, : g.K], b - a)
+            if full is not None and full.shape[1] >= g.K:  # a smaller group of the shared table: no 2nd sort
+                perm, search = kernels.prefix_tables(T, full, g.K, b - a)
+            else:
+                perm, search = kernels.sorted_tables(T[:, : g.K], b - a)
+                if emb.shared:
+                    full = perm
             codes = emb.group_codes(i).numpy()  # (|V_i|, D) int16/int32, updated in place
             kernels.quantize_group(W, rows[a:b], g.start, perm, search, T, codes, ucodes[a:b], dec[a:b])
         ctx.emb, ctx.n_tables = emb, len(tables)

@@ -21,7 +21,7 @@ GRID_PER_SLOT = 4
 
 
 @njit(cache=True, nogil=True)
-def search_tables(c: np.ndarray, perm: np.ndarray, grid: bool = True) -> tuple:
+def search_tables(c: np.ndarray, perm: np.ndarray, cells: int = -1) -> tuple:
     """Sort each subspace's centroids and build what the search needs.
 
     c (D, K) float32 centroids; perm (D, K) int64 a permutation of 0..K-1 per row, re-sorted in place by
@@ -31,49 +31,63 @@ def search_tables(c: np.ndarray, perm: np.ndarray, grid: bool = True) -> tuple:
     Returns the tuple (mids, first, lo, scale, R):
     - mids (D, P) float64: the K - 1 midpoints of sorted neighbours, +inf-padded to P = the smallest power of
       two >= K; code = perm[j, #(mids[j] < x)].
-    - first (D, G) int32: a uniform grid of G = GRID_PER_SLOT * P cells over [lo_j, last midpoint]; the number
+    - first (D, G) int32: a uniform grid of G cells over [lo_j, last midpoint]; the number
       of midpoints in the cells before cell g (cells by `_cell`, the same float ops as for x), so for x in
       cell g the count lies in first[j, g] + [0, R_j].
     - lo, scale (D,) float64: the grid's origin and cells per unit; R (D,) int64: most midpoints in a cell.
-    grid=False skips the grid (R = P, so the search falls back to binary search): building it costs about one
-    write per cell and subspace, which only pays off when enough rows are searched (`grid_pays_off`).
+    cells: G, the grid's cells per subspace; -1 = GRID_PER_SLOT * P; 0 skips the grid (R = P, so the search
+    falls back to binary search): building it costs about one write per cell and subspace, which only pays off
+    when enough rows are searched (`grid_cells`). Any G gives the same codes (the grid only narrows a search).
     """
     D, K = c.shape
     P = 1
     while P < K:
         P *= 2
-    G = GRID_PER_SLOT * P if grid else 1
+    grid = cells != 0
+    G = (GRID_PER_SLOT * P if cells < 0 else cells) if grid else 1
     mids = np.full((D, P), np.inf)
     first = np.empty((D, G), np.int32)
     lo = np.zeros(D)
     scale = np.zeros(D)
     R = np.full(D, 0 if grid else P, np.int64)
-    occ = np.zeros(G, np.int64)
+    occ = np.zeros(G, np.int32)  # midpoints per cell of one subspace
     for j in range(D):
         p = perm[j]
+        cj = c[j]
         for t in range(1, K):
             q = p[t]
-            v = c[j, q]
+            v = cj[q]
             s = t - 1
-            while s >= 0 and (c[j, p[s]] > v or (c[j, p[s]] == v and p[s] > q)):
+            while s >= 0 and (cj[p[s]] > v or (cj[p[s]] == v and p[s] > q)):
                 p[s + 1] = p[s]
                 s -= 1
             p[s + 1] = q
+        m = mids[j]
+        a = np.float64(cj[p[0]]) if K > 0 else 0.0
         for t in range(K - 1):
-            mids[j, t] = (np.float64(c[j, p[t]]) + np.float64(c[j, p[t + 1]])) * 0.5
+            b = np.float64(cj[p[t + 1]])
+            m[t] = (a + b) * 0.5
+            a = b
         if K < 2 or not grid:
             continue
-        lo[j] = mids[j, 0]
-        span = mids[j, K - 2] - lo[j]
-        scale[j] = G / span if span > 0 else 0.0
+        lj = m[0]
+        span = m[K - 2] - lj
+        sj = G / span if span > 0 else 0.0
+        lo[j], scale[j] = lj, sj
+        # first[j, g] = #midpoints in cells < g: count per cell, then a prefix sum; R = the fullest cell.
+        # Locals (lj, sj, Rj, o) instead of lo[j], R[j], ...: numba cannot tell that the int32 writes to f
+        # do not alias them and would reload them every cell (this halved the grid's cost for K = 256).
+        f = first[j]
         occ[:] = 0
         for t in range(K - 1):
-            occ[_cell(mids[j, t], lo[j], scale[j], G)] += 1
-        acc = 0
+            occ[_cell(m[t], lj, sj, G)] += 1
+        acc, Rj = 0, 0
         for g in range(G):
-            first[j, g] = acc
-            acc += occ[g]
-            R[j] = max(R[j], occ[g])
+            o = occ[g]
+            f[g] = acc
+            acc += o
+            Rj = max(Rj, o)
+        R[j] = Rj
     return mids, first, lo, scale, R
 
 
@@ -89,11 +103,15 @@ def _cell(v: float, lo: float, scale: float, G: int) -> int:
     return 0
 
 
-def grid_pays_off(rows: int, K: int) -> bool:
-    """Whether searching `rows` rows is worth building the grid over K centroids: the grid saves a few ns per
-    coordinate and costs about one ns per cell (GRID_PER_SLOT cells per slot of the padded table)."""
+def grid_cells(rows: int, K: int) -> int:
+    """Cells of the search grid over K centroids for searching `rows` rows: GRID_PER_SLOT * P, or 0 (no grid,
+    binary search) where building it does not pay off. Measured on the 2-core benchmark VM (K = 64 and 256,
+    search_tables + search together): the lockstep binary search costs 40-70 ns per coordinate, the grid
+    search 5-15 ns, and building the grid 2-5 ns per cell, so the grid wins from about P / 2 rows on. (The
+    threshold was 4P / 3 before: a 248-row head group of K = 256 stayed on binary search at ~2.5x the cost.)
+    """
     P = 1 << max(K - 1, 0).bit_length()
-    return 3 * rows >= GRID_PER_SLOT * P
+    return GRID_PER_SLOT * P if 2 * rows >= P else 0
 
 
 def identity_perm(D: int, K: int) -> np.ndarray:
@@ -109,7 +127,33 @@ def sorted_tables(c: np.ndarray, rows: int) -> tuple[np.ndarray, tuple]:
     spacings per step); `search_tables` then only has to put equal centroids in index order."""
     c = np.ascontiguousarray(c)
     perm = np.argsort(c, axis=1).astype(np.int64, copy=False)
-    return perm, search_tables(c, perm, grid_pays_off(rows, c.shape[1]))
+    return perm, search_tables(c, perm, grid_cells(rows, c.shape[1]))
+
+
+@njit(cache=True, nogil=True)
+def prefix_perm(perm: np.ndarray, K: int) -> np.ndarray:
+    """The entries < K of each row of perm, in order: perm (D, K_max) int64 -> (D, K) int64.
+
+    If perm is the stable argsort of c (D, K_max) (sorted by (value, index), as `search_tables` leaves it),
+    the result is the stable argsort of c[:, :K]: dropping entries keeps the (value, index) order of the rest.
+    So a shared table's smaller groups get their order in O(K_max) from the largest group's sort."""
+    D, Kmax = perm.shape
+    out = np.empty((D, K), np.int64)
+    buf = np.empty(Kmax, np.int64)
+    for j in range(D):
+        t = 0
+        for q in perm[j]:  # branch-free: a kept/dropped branch would mispredict on most entries
+            buf[t] = q
+            t += q < K
+        out[j] = buf[:K]
+    return out
+
+
+def prefix_tables(c: np.ndarray, full_perm: np.ndarray, K: int, rows: int) -> tuple[np.ndarray, tuple]:
+    """`sorted_tables(c[:, :K], rows)` from the already sorted full_perm (D, K_max) of c (D, K_max) float32,
+    without a sort (`prefix_perm`); `search_tables`'s insertion sort then only verifies the order, in O(K)."""
+    perm = prefix_perm(full_perm, K)
+    return perm, search_tables(np.ascontiguousarray(c[:, :K]), perm, grid_cells(rows, K))
 
 
 @njit(cache=True, nogil=True)
