@@ -20,7 +20,7 @@ from mgqe.trainer.experiments.suite import cells
 
 def test_suite_sizes_and_paper_settings() -> None:
     t3 = cells("table3", [0, 1, 2])
-    assert len(t3) == 2 * 9 * 3
+    assert len(t3) == 2 * 10 * 3
     ref = next(c.cfg for c in t3 if c.row == "MGQE ref-STE")
     assert ref.replace(centroid_task_grad=True, centroid_loss=0.0) == mgqe_cfg(t3)
     assert (ref.centroid_task_grad, ref.centroid_loss) == (False, 1.0)

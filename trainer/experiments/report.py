@@ -98,8 +98,9 @@ def _table_md(name: str, rows: list[dict[str, Any]]) -> str:
         size = f"{r['size_percent']:.1f}" if "size_percent" in r else "—"
         emb = f"{r['emb_size_percent']:.1f}" if "emb_size_percent" in r else "—"
         secs = f"{r['seconds']['mean']:.0f}" if "seconds" in r else "—"
-        # the paper ran DPQ/MGQE once, with the reference code: its number stands beside both STE forms
-        paper = PAPER.get((r["group"], r["row"].removesuffix(" ref-STE")))
+        # rows that vary a training option of a paper method ("MGQE ref-STE", "LRF init 0.1") stand beside
+        # the paper's number for that method, which the paper measured once
+        paper = PAPER.get((r["group"], r["row"])) or PAPER.get((r["group"], r["row"].split(" ")[0]))
         ref = " / ".join(f"{x:g}" for x in paper) if paper else "—"
         lines.append(f"| {r['group']} | {r['row']} | {' | '.join(vals)} | {size} | {emb} | "
                      f"{len(r['finished_seeds'])} / {len(r['planned_seeds'])} | {secs} | {ref} |")

@@ -53,6 +53,8 @@ METHODS: dict[str, dict[str, Any]] = {
     "DPQ ref-STE": {"method": "dpq", "D": [64], "K": [256], **REF_STE},
     "MGQE": {"method": "mgqe", "D": [64], "K": [256, 64], "head": [0.1]},
     "MGQE ref-STE": {"method": "mgqe", "D": [64], "K": [256, 64], "head": [0.1], **REF_STE},
+    # the default STE plus the reference code's centroid loss: which of the two changes matters
+    "MGQE +closs": {"method": "mgqe", "D": [64], "K": [256, 64], "head": [0.1], "centroid_loss": 1.0},
     "MGQE-compact": {"method": "mgqe", "D": [64], "K": [256, 16], "head": [0.1]},
 }
 
