@@ -190,3 +190,15 @@ def test_prefix_tables_equal_a_fresh_sort_ties_included() -> None:
                         np.testing.assert_array_equal(u, v, err_msg=name)
                 np.testing.assert_array_equal(kernels.nearest_rows(x, perm, tabs),
                                               kernels.nearest_rows(x, fresh_perm, fresh), err_msg=name)
+
+
+def test_expand_and_reduce_rows_equal_numpy_bit_for_bit() -> None:
+    """expand_rows is a gather, reduce_rows a scatter-add in batch order (float32, the sums of np.add.at)."""
+    rng = np.random.default_rng(11)
+    tslot = rng.integers(0, 37, 500).astype(np.int64)
+    dec = rng.standard_normal((37, 8)).astype(np.float32)
+    grad = rng.standard_normal((500, 8)).astype(np.float32)
+    np.testing.assert_array_equal(kernels.expand_rows(dec, tslot), dec[tslot])
+    ref = np.zeros((37, 8), np.float32)
+    np.add.at(ref, tslot, grad)
+    np.testing.assert_array_equal(kernels.reduce_rows(grad, tslot, 37), ref)

@@ -159,7 +159,7 @@ def prefix_tables(c: np.ndarray, full_perm: np.ndarray, K: int, rows: int) -> tu
 @njit(cache=True, nogil=True)
 def _search_rows(x: np.ndarray, rows: np.ndarray, perm: np.ndarray, tables: tuple) -> np.ndarray:
     """codes[j, u] = nearest centroid of x[rows[u], j]: x (n, D) float32, rows (U,) int64, tables from
-    `search_tables` (perm re-sorted by it) -> codes (D, U) int64, subspace-major.
+    `search_tables` (perm re-sorted by it) -> codes (D, U) int32, subspace-major.
 
     Per subspace, in lockstep over the rows (their independent searches overlap; one row at a time waits on
     each dependent load): the grid cell gives the count up to R_j, then R_j branch-free steps finish it. Where
@@ -175,12 +175,15 @@ def _search_rows(x: np.ndarray, rows: np.ndarray, perm: np.ndarray, tables: tupl
     levels = 0
     while (1 << levels) < P:
         levels += 1
-    xt = np.empty((D, U), np.float64)  # (D, U) the rows, subspace-major
+    # (D, U) the rows, subspace-major. float32 and int32 halve these temporaries (at batch 8192 they were ~1.6
+    # MB of fresh pages per call); comparing a float32 with a float64 midpoint converts it exactly, so the
+    # comparisons and codes are the same as in float64.
+    xt = np.empty((D, U), np.float32)
     for u in range(U):
         r = rows[u]
         for j in range(D):
             xt[j, u] = x[r, j]
-    out = np.empty((D, U), np.int64)
+    out = np.empty((D, U), np.int32)
     for j in range(D):
         m = mids[j]
         xv = xt[j]
@@ -207,7 +210,12 @@ def _search_rows(x: np.ndarray, rows: np.ndarray, perm: np.ndarray, tables: tupl
 @njit(cache=True, nogil=True)
 def nearest_rows(x: np.ndarray, perm: np.ndarray, tables: tuple) -> np.ndarray:
     """x (b, D) float32 -> codes (b, D) int64, the nearest centroid per coordinate (tables: search_tables)."""
-    return _search_rows(x, np.arange(x.shape[0]), perm, tables).T.copy()
+    ct = _search_rows(x, np.arange(x.shape[0]), perm, tables)  # (D, b) int32
+    out = np.empty((x.shape[0], x.shape[1]), np.int64)
+    for u in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[u, j] = ct[j, u]
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -268,18 +276,24 @@ def quantize_group(
 def expand_rows(dec: np.ndarray, tslot: np.ndarray) -> np.ndarray:
     """out[t] = dec[tslot[t]]: (U, D) float32 -> (B, D) float32 (row copies)."""
     B = tslot.shape[0]
-    out = np.empty((B, dec.shape[1]), np.float32)
-    for t in range(B):
-        out[t] = dec[tslot[t]]
+    D = dec.shape[1]
+    out = np.empty((B, D), np.float32)
+    for t in range(B):  # scalar loops: numba's row-slice assignment builds two array views per row
+        r = tslot[t]
+        for j in range(D):
+            out[t, j] = dec[r, j]
     return out
 
 
 @njit(cache=True, nogil=True)
 def reduce_rows(grad: np.ndarray, tslot: np.ndarray, U: int) -> np.ndarray:
     """gu[u] = sum of grad[t] over t with tslot[t] == u: (B, D) float32 -> (U, D) float32."""
-    gu = np.zeros((U, grad.shape[1]), np.float32)
-    for t in range(grad.shape[0]):
-        gu[tslot[t]] += grad[t]
+    D = grad.shape[1]
+    gu = np.zeros((U, D), np.float32)
+    for t in range(grad.shape[0]):  # ascending t per element: the same float32 sums as before, bit for bit
+        r = tslot[t]
+        for j in range(D):
+            gu[r, j] += grad[t, j]
     return gu
 
 
