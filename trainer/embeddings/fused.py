@@ -5,7 +5,8 @@ Same values, gradients and code-buffer updates as the torch path of `QuantizedEm
     forward   e[t] = C[code(x[ids[t]])]           dedup (kernels.unique_slots), per group one search +
                                                   decode (kernels.quantize_group), back to batch order
     backward  dL/dweight = the full-embedding gradient of the same ids (straight-through estimator),
-              dL/dC[j, code] += dL/de[t, j]         (kernels.centroid_grad)
+              dL/dC[j, code] += dL/de[t, j]         (kernels.centroid_grad; not in the reference STE form)
+    centroid loss (when on) w * mean((c - sg(x))^2) over the distinct rows, its gradient by the same kernel
 """
 
 from __future__ import annotations
@@ -23,15 +24,12 @@ if TYPE_CHECKING:
 
 
 def fused_supported(emb: QuantizedEmbedding) -> bool:
-    """The fused path applies: CPU tensors, plain argmin, no centroid loss (so the task loss trains the
-    centroids), every group with dsub = 1."""
-    o = emb.options
+    """The fused path applies: CPU tensors, plain argmin, every group with dsub = 1 (either STE form, with or
+    without the centroid loss)."""
     return (
         emb.weight.device.type == "cpu"
         and emb.weight.is_contiguous()
-        and not o.bn_assign
-        and o.centroid_loss == 0
-        and o.centroid_task_grad
+        and not emb.options.bn_assign
         and all(emb.cfg.d == g.D for g in emb.groups)
     )
 
@@ -39,13 +37,17 @@ def fused_supported(emb: QuantizedEmbedding) -> bool:
 def fused_lookup(emb: QuantizedEmbedding, ids: Tensor) -> Tensor:
     """ids (B,) int64 in [0, n) -> (B, d) float32 straight-through embeddings; updates emb's code buffers."""
     tables = [emb.centroids] if emb.shared else list(emb.group_centroids)
-    out: Tensor = _FusedLookup.apply(ids, emb, emb.weight, *tables)
+    last: dict[str, Any] = {}
+    out: Tensor = _FusedLookup.apply(ids, emb, emb.weight, last, *tables)
+    if emb.options.centroid_loss > 0:
+        emb._aux = _FusedCentroidLoss.apply(emb, last, *tables)
     return out
 
 
 class _FusedLookup(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, ids: Tensor, emb: QuantizedEmbedding, weight: Tensor, *tables: Tensor) -> Tensor:
+    def forward(ctx: Any, ids: Tensor, emb: QuantizedEmbedding, weight: Tensor, last: dict[str, Any],
+                *tables: Tensor) -> Tensor:
         ids_np = ids.contiguous().numpy()
         W = weight.detach().numpy()  # (n, d) float32, a view
         mark, slot = emb.scratch()
@@ -69,6 +71,7 @@ class _FusedLookup(torch.autograd.Function):
         ctx.emb, ctx.n_tables = emb, len(tables)
         ctx.bounds, ctx.tslot, ctx.ucodes = bounds, tslot, ucodes
         ctx.save_for_backward(ids)
+        last.update(rows=rows, bounds=bounds, ucodes=ucodes, dec=dec)  # for the centroid loss
         return torch.from_numpy(kernels.expand_rows(dec, tslot))
 
     @staticmethod
@@ -79,21 +82,50 @@ class _FusedLookup(torch.autograd.Function):
         g_weight = None
         if ctx.needs_input_grad[2]:  # straight-through: exactly the full-embedding gradient of these ids
             g_weight = torch.ops.aten.embedding_dense_backward(g, ids, emb.cfg.n, -1, False)
-        g_tables: list[Tensor | None] = [None] * ctx.n_tables
-        if not any(ctx.needs_input_grad[3:]):
-            return (None, None, g_weight, *g_tables)
+        # reference STE form (x + stop_gradient(c - x)): the task loss does not reach the centroids
+        if not any(ctx.needs_input_grad[4:]) or not emb.options.centroid_task_grad:
+            return (None, None, g_weight, None, *[None] * ctx.n_tables)
         gu = kernels.reduce_rows(g.numpy(), ctx.tslot, ctx.ucodes.shape[0])  # (U, d)
-        for i in range(len(emb.groups)):
-            t = 0 if emb.shared else i
-            a, b = int(ctx.bounds[i]), int(ctx.bounds[i + 1])
-            if not ctx.needs_input_grad[3 + t] or a == b:
-                continue
-            if g_tables[t] is None:
-                g_tables[t] = torch.zeros_like(emb.centroids if emb.shared else emb.group_centroids[i])
-            gt = g_tables[t]
-            assert gt is not None
-            kernels.centroid_grad(gu[a:b], ctx.ucodes[a:b], gt.numpy()[:, :, 0])
-        for t in range(ctx.n_tables):  # a table no id of this batch used still gets a (zero) gradient
-            if g_tables[t] is None and ctx.needs_input_grad[3 + t]:
-                g_tables[t] = torch.zeros_like(emb.centroids if emb.shared else emb.group_centroids[t])
-        return (None, None, g_weight, *g_tables)
+        return (None, None, g_weight, None, *_table_grads(emb, ctx.needs_input_grad[4:], ctx.bounds, gu,
+                                                          ctx.ucodes))
+
+
+def _table_grads(emb: QuantizedEmbedding, needs: tuple[bool, ...], bounds: np.ndarray, gu: np.ndarray,
+                 ucodes: np.ndarray) -> list[Tensor | None]:
+    """Per centroid table: dL/dC[j, code] = sum of gu[u, j] over the distinct rows u with that code.
+    gu (U, d) float32 gradient w.r.t. the decoded distinct rows, ucodes (U, D) int32 their codes."""
+    g_tables: list[Tensor | None] = [None] * len(needs)
+    for i in range(len(emb.groups)):
+        t = 0 if emb.shared else i
+        a, b = int(bounds[i]), int(bounds[i + 1])
+        if not needs[t] or a == b:
+            continue
+        if g_tables[t] is None:
+            g_tables[t] = torch.zeros_like(emb.centroids if emb.shared else emb.group_centroids[i])
+        gt = g_tables[t]
+        assert gt is not None
+        kernels.centroid_grad(gu[a:b], ucodes[a:b], gt.numpy()[:, :, 0])
+    for t in range(len(needs)):  # a table no id of this batch used still gets a (zero) gradient
+        if g_tables[t] is None and needs[t]:
+            g_tables[t] = torch.zeros_like(emb.centroids if emb.shared else emb.group_centroids[t])
+    return g_tables
+
+
+class _FusedCentroidLoss(torch.autograd.Function):
+    """w * mean((c - stop_gradient(x))^2) over the distinct rows of the last fused lookup (the torch path's
+    centroid loss), with its gradient scattered into the centroid tables by the same kernel."""
+
+    @staticmethod
+    def forward(ctx: Any, emb: QuantizedEmbedding, last: dict[str, Any], *tables: Tensor) -> Tensor:
+        x = emb.weight.detach().numpy()[last["rows"]]  # (U, d) float32
+        diff = last["dec"] - x  # (U, d) float32: decoded minus full rows
+        ctx.emb, ctx.last, ctx.diff = emb, last, diff
+        d = torch.from_numpy(diff)
+        return emb.options.centroid_loss * (d * d).mean()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        coef = float(grad) * ctx.emb.options.centroid_loss * 2.0 / max(ctx.diff.size, 1)
+        gu = (ctx.diff * np.float32(coef)).astype(np.float32, copy=False)
+        bounds, ucodes = ctx.last["bounds"], ctx.last["ucodes"]
+        return (None, None, *_table_grads(ctx.emb, ctx.needs_input_grad[2:], bounds, gu, ucodes))
