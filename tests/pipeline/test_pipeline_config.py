@@ -46,6 +46,12 @@ def test_main_config_loads() -> None:
     cfg = load_pipeline_config(ROOT / "configs" / "main.toml")
     assert cfg.model_name == "gmf-mgqe"
     assert cfg.train.model == "gmf" and cfg.train.method == "mgqe" and cfg.train.dataset == "ml-1m-sasrec"
+    # the product trains MGQE in the form that matches full embedding in results/table3.md (MGQE ref-STE)
+    from mgqe.trainer.experiments.suite import METHODS
+
+    ref = METHODS["MGQE ref-STE"]
+    assert (cfg.train.centroid_task_grad, cfg.train.centroid_loss) == (ref["centroid_task_grad"],
+                                                                      ref["centroid_loss"])
     assert cfg.gate.min and cfg.gate.compare and cfg.gate.max_drop >= 0
     assert cfg.store == "store"
 
