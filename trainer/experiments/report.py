@@ -261,35 +261,32 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
 
 ## What the numbers below say (read with the tables; every figure quoted lives in them)
 
-- Coverage: in this session GMF cells, NeuMF FE and MGQE at one seed, and the Task 3 proxies finished.
-  The other NeuMF rows, SASRec (Table 4), most of Table 6 and part of Figure 6 are defined, cached per cell
-  and resumable, but not trained; their rows say "not run". NeuMF full embedding also lands below the
-  paper's level (one seed), with MGQE above it at that seed. The MGQE training step is several times
-  slower than FE's on this CPU (the grouped quantizer), which is what limited the number of MGQE cells.
-- GMF full embedding lands below the paper's full-ranking HR@10 (and below the independent calibration run in
-  the method notes, which used the same protocol). Under-training does not explain it: with 40 epochs
-  (`table3-epochs=40`, seed 0) FE's validation HR@10 plateaus after about epoch 20 and its test HR@10 stays
-  at the 20-epoch level. Not resolved here; candidates are the output layer's initialisation (torch's
-  default uniform) and best-epoch selection on a validation HR@10 whose epoch-to-epoch noise is of the
-  size of the gap (see the per-epoch history in each cell's JSON).
-- MGQE with the stated config (D=64, K=[256,64]) does not match full embedding on GMF after the paper's 20
-  epochs: it is below FE by more than FE's seed spread. Its training loss stays above FE's at every epoch
-  (fig7): it converges more slowly through the straight-through estimator. With 40 epochs
-  (`table3-epochs=40`, seed 0 only) MGQE closes most of the gap to FE at 40 epochs, so the 20-epoch gap is
-  mainly slower convergence. Reported as measured, not tuned away. MGQE runs are not bit-reproducible
-  across processes (the 40-epoch run's first 20 epochs differ slightly from the 20-epoch run's); FE runs are.
-- Model size: the stated MGQE config gives the size in the MGQE row, not the paper's 20.7%;
-  `MGQE-compact` (K=[256,16]) reaches it, at a further HR@10 cost.
-- SQ (post-training, 8 bits) stays close to FE at a quarter of the size, as in the paper.
-- DPQ (D=64, K=256, one seed) scores above MGQE after 20 epochs at a slightly larger size, so the paper's
-  claim that MGQE beats DPQ and SQ at equal size is not supported by the GMF cells that finished here; the
-  Figure 6 sweep is only partly trained (its report lists which points exist).
-- LRF (r=48) with factors scaled so their product starts at N(0, 0.01) never leaves the popularity saddle
-  (its training loss is flat from epoch 3), so its row is far below the paper's. Started larger (`LRF init
-  0.1`: product entries N(0, 0.1)) it does leave it and improves a lot, still below FE.
-- Figure 8: the SQ codes' diagonal dominates; MGQE's does not. The fig8 note lists each genre's share of
-  head-group movies: MGQE tail rows draw from only K_2 codes, so a genre made mostly of tail movies (Horror)
-  shares codes by chance more often; popularity, not genre, drives the MGQE matrix here.
+- Negatives (GMF, NeuMF): each negative that is one of the user's training items is re-drawn, as in the NCF
+  code (`neg_filter`, on by default). With it GMF full embedding lands at the paper's level (table3, `FE`).
+  The earlier runs drew negatives unfiltered and sat below it; they are kept, unchanged, as
+  the reports named `...-neg_filter=false` below, and `docs/gmf-gap.md` shows the evidence (an independent
+  reference GMF, the same trainer with only the sampler changed).
+- The straight-through form decides whether MGQE matches full embedding. `MGQE` trains as the issue states
+  it: the task loss trains both the full embeddings and the centroids. It trails FE on GMF by more than
+  FE's seed spread. `MGQE ref-STE` trains as the DPQ reference code does (x + stop_gradient(c - x); the
+  centroids learn from the centroid loss alone) and `MGQE +closs` keeps the issue's form and adds the
+  centroid loss: both reach FE at the same size. The reason (the shared centroids that tail rows use drift
+  away from those rows under the summed task gradient) is measured in `docs/gmf-gap.md`. The main job
+  (`configs/main.toml`) trains the `MGQE ref-STE` form.
+- Model size: the stated MGQE config (D=64, K=[256,64], top 10% head) gives the size in the MGQE rows, larger
+  than the paper's reported GMF size; `MGQE-compact` (K=[256,16]) reaches that size.
+- SASRec (table4) uses its own objective (one negative per position, already re-drawn while it is one of
+  the user's training items), so
+  the negative change does not touch it; its cells were trained with the issue's STE form. Its whole-model
+  size % stays well above the embedding-only % because SASRec's dense weights stay float32.
+- Coverage: rows saying "not run" are defined, cached per cell and resumable (`--seeds`, `--methods`); the
+  last line of this page estimates the time they need. NeuMF, most of Table 6 and the Figure 6 sweeps were
+  not finished with the filtered negatives at the time of writing; their earlier unfiltered results are in
+  the `-neg_filter=false` reports.
+- Earlier findings that still hold, in the `-neg_filter=false` reports: LRF (r=48) started from N(0, 0.01)
+  factors stays at the popularity saddle (`LRF init 0.1` leaves it); Figure 8's SQ codes have a dominant
+  diagonal while default-form MGQE's are driven by popularity; training longer (`epochs=40`) narrowed the
+  default-form MGQE gap on GMF.
 - Table 5 (relevance proxy): every method improves on the label-mean baseline that `mgqe-train data
   relevance` prints, and the four methods are nearly identical, so this proxy does not separate them.
 """
