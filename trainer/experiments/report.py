@@ -270,9 +270,11 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   it: the task loss trains both the full embeddings and the centroids. It trails FE on GMF by more than
   FE's seed spread. `MGQE ref-STE` trains as the DPQ reference code does (x + stop_gradient(c - x); the
   centroids learn from the centroid loss alone) and `MGQE +closs` keeps the issue's form and adds the
-  centroid loss: both reach FE at the same size. The reason (the shared centroids that tail rows use drift
-  away from those rows under the summed task gradient) is measured in `docs/gmf-gap.md`. The main job
-  (`configs/main.toml`) trains the `MGQE ref-STE` form.
+  centroid loss: on GMF (three seeds each) both reach FE at the same size. The reason (the shared
+  centroids that tail rows use drift away from those rows under the summed task gradient) is measured in
+  `docs/gmf-gap.md`. The main job (`configs/main.toml`) trains the `MGQE ref-STE` form. NeuMF's single
+  seeds do not show that ordering (its default-form MGQE scores highest there), and NeuMF FE itself sits
+  well below the paper's level, not yet explained: more seeds are needed before reading NeuMF.
 - Model size: the stated MGQE config (D=64, K=[256,64], top 10% head) gives the size in the MGQE rows, larger
   than the paper's reported GMF size; `MGQE-compact` (K=[256,16]) reaches that size.
 - SASRec (table4) uses its own objective (one negative per position, already re-drawn while it is one of
