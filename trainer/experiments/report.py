@@ -164,7 +164,7 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
             im = ax.imshow(sim, cmap="viridis")
             ax.set_xticks(range(len(GENRES)), GENRES, rotation=30)
             ax.set_yticks(range(len(GENRES)), GENRES)
-            ax.set_title(f"GMF {c.row}: mean code similarity")
+            ax.set_title(f"GMF {c.row}\nmean code similarity")
             fig.colorbar(im, ax=ax)
             diag = bool(all(sim[i, i] >= sim[i].max() - 1e-12 for i in range(len(GENRES))))
             verdicts.append(f"- {c.row}: movies per genre {dict(zip(GENRES, counts, strict=True))}; share in "
