@@ -288,7 +288,8 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
 - Earlier findings that still hold, in the `-neg_filter=false` reports: LRF (r=48) started from N(0, 0.01)
   factors stays at the popularity saddle (`LRF init 0.1` leaves it); Figure 8's SQ codes have a dominant
   diagonal while default-form MGQE's are driven by popularity; training longer (`epochs=40`) narrowed the
-  default-form MGQE gap on GMF.
+  default-form MGQE gap on GMF. Figure 8 now also draws the `MGQE ref-STE` item codes; its report states
+  for each panel whether the diagonal dominates.
 - Table 5 (relevance proxy): every method improves on the label-mean baseline that `mgqe-train data
   relevance` prints, and the four methods are nearly identical, so this proxy does not separate them.
 """
