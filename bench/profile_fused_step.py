@@ -26,8 +26,8 @@ import bench_lookup as bl
 
 from mgqe.trainer.embeddings import kernels
 
-KERNELS = ("unique_slots", "sorted_tables", "prefix_tables", "search_tables", "quantize_group", "expand_rows",
-           "reduce_rows", "centroid_grad")
+KERNELS = ("unique_slots", "sorted_tables", "prefix_tables", "sort_keys", "build_tables", "quantize_group",
+           "expand_rows", "reduce_rows", "scatter_rows", "centroid_grad")
 
 
 def wrap_kernels(acc: dict[str, list[float]]) -> None:

@@ -116,6 +116,27 @@ def test_fused_batch_missing_a_group_still_gives_zero_centroid_grads() -> None:
     assert float(a.group_centroids[1].grad.abs().sum()) == 0.0  # type: ignore[union-attr]
 
 
+def test_fused_weight_grad_is_the_full_embedding_grad_bit_for_bit() -> None:
+    """The straight-through weight gradient (reduce_rows + scatter_rows) equals torch's full-embedding
+    backward of the same ids exactly, with many repeats of some ids (one torch thread: its summation
+    order)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a, _ = twin_tables(FUSED_CFGS["shared_k"])
+        g = torch.Generator().manual_seed(4)
+        ids = torch.cat([torch.randint(0, N, (500,), generator=g), torch.zeros(300, dtype=torch.long)])
+        ids = ids[torch.randperm(len(ids), generator=g)]
+        up = torch.randn(len(ids), DIM, generator=g)
+        (a(ids) * up).sum().backward()
+        w = a.weight.detach().clone().requires_grad_(True)
+        (torch.nn.functional.embedding(ids, w) * up).sum().backward()
+        assert a.weight.grad is not None and w.grad is not None
+        assert torch.equal(a.weight.grad, w.grad)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize(
     ("cfg", "options", "why"),
     [
@@ -170,6 +191,24 @@ def test_search_tables_order_does_not_depend_on_the_previous_order() -> None:
     stale = np.stack([rng.permutation(64) for _ in range(4)]).astype(np.int64)
     kernels.search_tables(c, stale)
     np.testing.assert_array_equal(stale, np.argsort(c, axis=1, kind="stable"))
+
+
+def test_sorted_tables_is_the_stable_argsort_signed_zeros_and_nans_included() -> None:
+    """The int64 (value, index) keys of sorted_tables order like a stable sort: -0.0 and +0.0 tie (index
+    decides), negatives before positives, NaNs last in index order; codes equal the torch rule."""
+    c = np.array([[0.0, -0.0, 1.0, -1.0, -0.0, 0.0, -2.5, 2.5],
+                  [np.nan, 3.0, -np.inf, np.nan, -1e-30, 1e-30, np.inf, -3.0],
+                  [-1.0, -1.0, -2.0, -2.0, -0.5, -0.5, -1.0, -2.0]], np.float32)
+    c[1, 3] = -c[1, 3]  # a NaN with the sign bit set
+    perm, _ = kernels.sorted_tables(c, 100)
+    np.testing.assert_array_equal(perm, torch.sort(torch.from_numpy(c), dim=1, stable=True).indices.numpy())
+    finite = c[[0, 2]]
+    x = np.random.default_rng(9).standard_normal((50, 2)).astype(np.float32) * 2
+    x[:5] = 0.0
+    x[5:10] = -0.0
+    perm, tabs = kernels.sorted_tables(finite, 50)
+    np.testing.assert_array_equal(kernels.nearest_rows(x, perm, tabs),
+                                  _nearest_1d_torch(torch.from_numpy(x), torch.from_numpy(finite)).numpy())
 
 
 def reference_grid(

@@ -4,8 +4,11 @@ Same values, gradients and code-buffer updates as the torch path of `QuantizedEm
 (Algorithm 1 with torch ops, still used on GPUs, for dsub > 1, batch-norm assignment and the centroid loss):
     forward   e[t] = C[code(x[ids[t]])]           dedup (kernels.unique_slots), per group one search +
                                                   decode (kernels.quantize_group), back to batch order
-    backward  dL/dweight = the full-embedding gradient of the same ids (straight-through estimator),
-              dL/dC[j, code] += dL/de[t, j]         (kernels.centroid_grad; not in the reference STE form)
+    backward  dL/dweight = the full-embedding gradient of the same ids (straight-through estimator): the
+              batch's rows summed per distinct row (kernels.reduce_rows, the sums of torch's
+              embedding_dense_backward bit for bit, ~3x faster at batch 8192) and scattered (scatter_rows)
+              dL/dC[j, code] += dL/de[t, j]         (kernels.centroid_grad from the same per-row sums; not in
+                                                  the reference STE form)
     centroid loss (when on) w * mean((c - sg(x))^2) over the distinct rows, its gradient by the same kernel
 """
 
@@ -69,23 +72,28 @@ class _FusedLookup(torch.autograd.Function):
             codes = emb.group_codes(i).numpy()  # (|V_i|, D) int16/int32, updated in place
             kernels.quantize_group(W, rows[a:b], g.start, perm, search, T, codes, ucodes[a:b], dec[a:b])
         ctx.emb, ctx.n_tables = emb, len(tables)
-        ctx.bounds, ctx.tslot, ctx.ucodes = bounds, tslot, ucodes
-        ctx.save_for_backward(ids)
+        ctx.bounds, ctx.tslot, ctx.ucodes, ctx.rows = bounds, tslot, ucodes, rows
         last.update(rows=rows, bounds=bounds, ucodes=ucodes, dec=dec)  # for the centroid loss
         return torch.from_numpy(kernels.expand_rows(dec, tslot))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        (ids,) = ctx.saved_tensors
         emb: QuantizedEmbedding = ctx.emb
-        g = grad.contiguous()
-        g_weight = None
-        if ctx.needs_input_grad[2]:  # straight-through: exactly the full-embedding gradient of these ids
-            g_weight = torch.ops.aten.embedding_dense_backward(g, ids, emb.cfg.n, -1, False)
+        need_w = ctx.needs_input_grad[2]
         # reference STE form (x + stop_gradient(c - x)): the task loss does not reach the centroids
-        if not any(ctx.needs_input_grad[4:]) or not emb.options.centroid_task_grad:
+        need_c = any(ctx.needs_input_grad[4:]) and emb.options.centroid_task_grad
+        if not (need_w or need_c):
+            return (None, None, None, None, *[None] * ctx.n_tables)
+        # (U, d) the gradient per distinct row, summed in batch order: the same float32 sums as
+        # embedding_dense_backward (bit for bit, see the tests), which is dL/dweight's rows (straight-through:
+        # exactly the full-embedding gradient) and what the centroids' gradient is scattered from.
+        gu = kernels.reduce_rows(grad.contiguous().numpy(), ctx.tslot, ctx.ucodes.shape[0])
+        g_weight = None
+        if need_w:  # dense (n, d), zero outside the batch's rows, like embedding_dense_backward's
+            g_weight = torch.zeros(emb.cfg.n, gu.shape[1], dtype=grad.dtype)
+            kernels.scatter_rows(gu, ctx.rows, g_weight.numpy())
+        if not need_c:
             return (None, None, g_weight, None, *[None] * ctx.n_tables)
-        gu = kernels.reduce_rows(g.numpy(), ctx.tslot, ctx.ucodes.shape[0])  # (U, d)
         return (None, None, g_weight, None, *_table_grads(emb, ctx.needs_input_grad[4:], ctx.bounds, gu,
                                                           ctx.ucodes))
 
