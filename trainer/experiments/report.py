@@ -253,8 +253,8 @@ above its embedding percentage.
 
 Model size of MGQE: with the paper's stated config (D=64, K=[256,64], top 10% of users and items in the
 head group, shared centroids) Table 1 gives the size in the `MGQE` row, larger than the paper's reported
-GMF size (20.7%); the paper's size is not reachable with its stated config. The `MGQE-compact` row
-(K=[256,16]) is a stated, more compact config that reaches it.
+GMF size (20.7%); the paper's size is not reachable with its stated config. The `MGQE-compact ref-STE`
+row (K=[256,16], ref-STE form) is a stated, more compact config that reaches it.
 
 Hardware: a 2-core shared CPU VM (no GPU), shared with other work while these ran; torch with 1 CPU thread
 per run (faster than 2 threads under that sharing). Times are wall seconds of each training run.
@@ -276,7 +276,8 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   seeds do not show that ordering (its default-form MGQE scores highest there), and NeuMF FE itself sits
   well below the paper's level, not yet explained: more seeds are needed before reading NeuMF.
 - Model size: the stated MGQE config (D=64, K=[256,64], top 10% head) gives the size in the MGQE rows, larger
-  than the paper's reported GMF size; `MGQE-compact` (K=[256,16]) reaches that size.
+  than the paper's reported GMF size; `MGQE-compact ref-STE` (K=[256,16])
+  reaches that size.
 - SASRec (table4) uses its own objective (one negative per position, already re-drawn while it is one of
   the user's training items), so
   the negative change does not touch it; its cells were trained with the issue's STE form. Its whole-model
