@@ -184,6 +184,54 @@ def test_kernel_is_exact_nearest_and_equals_torch_rule_ties_included() -> None:
             np.testing.assert_array_equal(codes, ref, err_msg=f"{name} cells={cells}")
 
 
+def adversarial_inputs(c: np.ndarray) -> np.ndarray:
+    """(b, D) float32 values around every decision boundary of centroids c (D, K) float32: the float32
+    nearest to each float64 midpoint of sorted neighbours and its 2 float32 neighbours either side (one of
+    them the last value below the midpoint, one the first above), the centroids themselves and their
+    neighbours, +-0, the smallest subnormals and +-FLT_MAX (no infinities: the rule is for finite rows)."""
+    v = np.sort(c.astype(np.float64), axis=1)
+    mids = ((v[:, 1:] + v[:, :-1]) * 0.5).astype(np.float32)  # (D, K - 1), rounded to nearest
+    cols = [mids, c]
+    with np.errstate(over="ignore"):  # neighbours of +-FLT_MAX overflow to +-inf; dropped below
+        for base in (mids, c):
+            lo = hi = base
+            for _ in range(2):
+                lo, hi = np.nextafter(lo, np.float32(-np.inf)), np.nextafter(hi, np.float32(np.inf))
+                cols += [lo, hi]
+    tiny = np.float32(1e-45)  # the smallest positive subnormal
+    fmax = np.finfo(np.float32).max
+    special = np.array([0.0, -0.0, tiny, -tiny, fmax, -fmax], np.float32)
+    cols.append(np.broadcast_to(special, (c.shape[0], special.size)))
+    x = np.concatenate(cols, axis=1).T  # (b, D)
+    return np.ascontiguousarray(x[np.isfinite(x).all(1)])
+
+
+def test_search_at_midpoints_and_their_float32_neighbours_equals_torch_rule() -> None:
+    """The grid and binary search give the float64 rule's code (torch searchsorted on float64 midpoints) for
+    every value next to a decision boundary, also where midpoints are not float32 values (centroids one ulp
+    apart, subnormals, near FLT_MAX), with duplicated centroids and values outside the grid."""
+    rng = np.random.default_rng(11)
+    fmax = np.finfo(np.float32).max
+    one_ulp = np.nextafter(np.float32(1), np.float32(2))
+    two_ulp = np.nextafter(one_ulp, np.float32(2))
+    cases = [(name, c) for name, c in centroid_cases(rng) if c.shape[1] >= 2]
+    cases += [
+        ("ulp neighbours", np.array([[1.0, one_ulp, two_ulp, 3.0]] * 3, np.float32)),
+        ("subnormals", np.array([[0.0, 1e-45, 3e-45, -1e-45, -0.0, 7e-45]] * 2, np.float32)),
+        ("extremes", np.array([[-fmax, fmax, 0.0, -fmax, 1e30, -1e-30], [fmax, fmax, -fmax, 1.0, 1.0, 0.5]],
+                              np.float32)),
+        ("duplicated", np.repeat((rng.standard_normal((4, 8)) * 0.01).astype(np.float32), 5, axis=1)),
+    ]
+    for name, c in cases:
+        D, K = c.shape
+        x = adversarial_inputs(c)
+        ref = _nearest_1d_torch(torch.from_numpy(x), torch.from_numpy(c)).numpy()
+        for cells in (-1, 0, 3, 7):  # default grid, binary search, grids coarser than the table
+            perm = kernels.identity_perm(D, K)
+            codes = kernels.nearest_rows(x, perm, kernels.search_tables(c, perm, cells))
+            np.testing.assert_array_equal(codes, ref, err_msg=f"{name} cells={cells}")
+
+
 def test_search_tables_order_does_not_depend_on_the_previous_order() -> None:
     """The insertion sort from a stale order gives the stable argsort, so codes never depend on history."""
     rng = np.random.default_rng(3)

@@ -107,15 +107,16 @@ def build_tables(c: np.ndarray, perm: np.ndarray, cells: int = -1) -> tuple:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _cell(v: float, lo: float, scale: float, G: int) -> int:
-    """Grid cell of v: monotone non-decreasing in v (so a midpoint in an earlier cell is below every v of a
-    later one); NaN and values below lo go to cell 0, values at or beyond the last midpoint to cell G - 1."""
-    y = (v - lo) * scale
-    if y >= 0.0:
-        if y < G:
-            return int(y)
-        return G - 1
-    return 0
+def _cell(v: float, lo: float, scale: float, G: int) -> np.uint64:
+    """Grid cell of v (float32 or float64, computed in float64): monotone non-decreasing in v (so a midpoint
+    in an earlier cell is below every v of a later one); NaN and values below lo go to cell 0, values at or
+    beyond the last midpoint to cell G - 1. Two selects instead of branches (the comparisons are false for
+    NaN, which lands in cell 0); unsigned, so indexing with it skips numba's negative-index wraparound."""
+    y = (np.float64(v) - lo) * scale
+    y = y if y >= 0.0 else 0.0
+    top = np.float64(G - 1)
+    y = y if y < top else top  # y in [G - 1, G) truncates to G - 1 as before, so the cells are unchanged
+    return np.uint64(y)
 
 
 def grid_cells(rows: int, K: int) -> int:
@@ -203,14 +204,15 @@ def prefix_tables(c: np.ndarray, full_perm: np.ndarray, K: int, rows: int) -> tu
 @njit(cache=True, nogil=True)
 def _search_rows(x: np.ndarray, rows: np.ndarray, perm: np.ndarray, tables: tuple) -> np.ndarray:
     """codes[j, u] = nearest centroid of x[rows[u], j]: x (n, D) float32, rows (U,) int64, tables from
-    `search_tables` (perm re-sorted by it) -> codes (D, U) int32, subspace-major.
+    `build_tables` and its perm -> codes (D, U) int32, subspace-major.
 
-    Per subspace, in lockstep over the rows (their independent searches overlap; one row at a time waits on
-    each dependent load): the grid cell gives the count up to R_j, then R_j branch-free steps finish it. Where
-    the grid is too coarse (R_j + 1 >= log2 P steps) a branch-free binary search runs instead. Measured here
-    for K = 256: branchy binary search ~40 ns per coordinate (a misprediction about every other step),
-    branch-free lockstep ~8 ns, grid ~4 ns. The rows are first copied subspace-major so each subspace reads
-    contiguously."""
+    Per subspace, one row at a time with its position in a register: the grid cell gives the count up to
+    R_j, then R_j branch-free steps finish it. The rows' searches are independent, so the CPU overlaps
+    consecutive rows' dependent loads. (The previous form ran each step over all rows in lockstep with the
+    positions in memory: numba cannot tell that those stores do not alias the tables, so every step
+    reloaded and stored each position; ~1.4x slower here.) Where the grid is too coarse (R_j + 1 >= log2 P
+    steps) a branch-free binary search runs instead. Indices are unsigned so numba emits no negative-index
+    wraparound. The rows are first copied subspace-major so each subspace reads contiguously."""
     mids, first, lo, scale, R = tables
     U = rows.shape[0]
     D = x.shape[1]
@@ -221,33 +223,40 @@ def _search_rows(x: np.ndarray, rows: np.ndarray, perm: np.ndarray, tables: tupl
         levels += 1
     # (D, U) the rows, subspace-major. float32 and int32 halve these temporaries (at batch 8192 they were ~1.6
     # MB of fresh pages per call); comparing a float32 with a float64 midpoint converts it exactly, so the
-    # comparisons and codes are the same as in float64.
+    # comparisons and codes are the same as in float64. (float32 thresholds, each midpoint rounded down,
+    # give the same codes and saved ~2% of this search, but the rounding cost more than that in build_tables.)
     xt = np.empty((D, U), np.float32)
     for u in range(U):
         r = rows[u]
         for j in range(D):
             xt[j, u] = x[r, j]
     out = np.empty((D, U), np.int32)
+    one = np.uint64(1)
     for j in range(D):
         m = mids[j]
         xv = xt[j]
         pos = out[j]
-        if R[j] + 1 < levels:
+        pj = perm[j]
+        Rj = R[j]
+        if Rj + 1 < levels:
             f = first[j]
+            lj, sj = lo[j], scale[j]
             for u in range(U):
-                pos[u] = f[_cell(xv[u], lo[j], scale[j], G)]
-            for _ in range(R[j]):
-                for u in range(U):
-                    pos[u] += np.int64(m[pos[u]] < xv[u])
+                v = xv[u]
+                p = np.uint64(f[_cell(v, lj, sj, G)])
+                for _ in range(Rj):
+                    p += np.uint64(m[p] < v)
+                pos[u] = pj[p]
         else:
-            pos[:] = 0
-            step = P >> 1
-            while step > 0:
-                for u in range(U):
-                    pos[u] += step * np.int64(m[pos[u] + step - 1] < xv[u])
-                step >>= 1  # slots 0..P-2 searched; slot P-1 is always +inf padding
-        for u in range(U):
-            pos[u] = perm[j, pos[u]]
+            half = np.uint64(P >> 1)
+            for u in range(U):
+                v = xv[u]
+                p = np.uint64(0)
+                step = half
+                while step:
+                    p += step * np.uint64(m[p + step - one] < v)
+                    step >>= one  # slots 0..P-2 searched; slot P-1 is always +inf padding
+                pos[u] = pj[p]
     return out
 
 
