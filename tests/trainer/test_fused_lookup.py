@@ -38,6 +38,31 @@ def brute_force_codes(x: np.ndarray, c: np.ndarray) -> np.ndarray:
     return ((x[:, :, None].astype(np.float64) - c[None].astype(np.float64)) ** 2).min(-1)
 
 
+def step_twins(a: QuantizedEmbedding, b: QuantizedEmbedding, ids: torch.Tensor, target: torch.Tensor,
+               step: int, aux: bool = False) -> None:
+    """Sync b to a, look `ids` up through the fused (a) and torch (b) paths and check equal values and code
+    buffers, then backpropagate a squared loss to `target` (N, DIM) float32 (plus the centroid loss when
+    `aux`) and check equal gradients up to float summation order. A parameter with no gradient on one side
+    counts as a zero gradient (a private table that no id of the batch used)."""
+    b.load_state_dict(a.state_dict())
+    ea, eb = a(ids), b._lookup_grouped(ids.reshape(-1)).view(*ids.shape, DIM)
+    torch.testing.assert_close(ea, eb, rtol=0, atol=0, msg=f"values differ at step {step}")
+    for i in range(len(a.groups)):
+        assert torch.equal(a.group_codes(i), b.group_codes(i)), f"group {i} codes at step {step}"
+    if aux:
+        assert float(a.aux_loss().detach()) > 0
+        torch.testing.assert_close(a.aux_loss(), b.aux_loss(), rtol=1e-5, atol=1e-9)
+    for emb, e in ((a, ea), (b, eb)):
+        emb.zero_grad()
+        loss = ((e - target[ids]) ** 2).sum()
+        (loss + emb.aux_loss() if aux else loss).backward()
+    for (na, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        assert aux or (pa.grad is not None and pb.grad is not None), na
+        ga = pa.grad if pa.grad is not None else torch.zeros_like(pa)
+        gb = pb.grad if pb.grad is not None else torch.zeros_like(pb)
+        torch.testing.assert_close(ga, gb, rtol=1e-5, atol=1e-7, msg=f"{na} grad at {step}")
+
+
 @pytest.mark.parametrize("name", sorted(FUSED_CFGS))
 def test_fused_matches_torch_path_over_training(name: str) -> None:
     """At every state along a training run: equal values, equal code buffers, and gradients of the weights and
@@ -49,19 +74,9 @@ def test_fused_matches_torch_path_over_training(name: str) -> None:
     g = torch.Generator().manual_seed(1)
     target = torch.randn(N, DIM, generator=g) * 0.05
     for step in range(6):
-        b.load_state_dict(a.state_dict())
         ids = torch.randint(0, N, (3, 17), generator=g)  # 2-d ids with repeats, like SASRec sequences
         ids[0, :4] = 2  # one row many times
-        ea, eb = a(ids), b._lookup_grouped(ids.reshape(-1)).view(3, 17, DIM)
-        torch.testing.assert_close(ea, eb, rtol=0, atol=0, msg=f"values differ at step {step}")
-        for i in range(len(a.groups)):
-            assert torch.equal(a.group_codes(i), b.group_codes(i)), f"group {i} codes at step {step}"
-        for emb, e in ((a, ea), (b, eb)):
-            emb.zero_grad()
-            ((e - target[ids]) ** 2).sum().backward()
-        for (na, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
-            assert pa.grad is not None and pb.grad is not None, na
-            torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-5, atol=1e-7, msg=f"{na} grad at {step}")
+        step_twins(a, b, ids, target, step)
         opt.step()
 
 
@@ -77,19 +92,8 @@ def test_fused_centroid_loss_and_reference_ste_match_torch_path(name: str, task_
     g = torch.Generator().manual_seed(2)
     target = torch.randn(N, DIM, generator=g) * 0.05
     for step in range(5):
-        b.load_state_dict(a.state_dict())
         ids = torch.randint(0, N, (40,), generator=g)
-        ea, eb = a(ids), b._lookup_grouped(ids)
-        torch.testing.assert_close(ea, eb, rtol=0, atol=0, msg=f"values differ at step {step}")
-        assert float(a.aux_loss().detach()) > 0
-        torch.testing.assert_close(a.aux_loss(), b.aux_loss(), rtol=1e-5, atol=1e-9)
-        for emb, e in ((a, ea), (b, eb)):
-            emb.zero_grad()
-            (((e - target[ids]) ** 2).sum() + emb.aux_loss()).backward()
-        for (na, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
-            ga = pa.grad if pa.grad is not None else torch.zeros_like(pa)
-            gb = pb.grad if pb.grad is not None else torch.zeros_like(pb)
-            torch.testing.assert_close(ga, gb, rtol=1e-5, atol=1e-7, msg=f"{na} grad at {step}")
+        step_twins(a, b, ids, target, step, aux=True)
         opt.step()
 
 
