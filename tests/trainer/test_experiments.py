@@ -186,6 +186,23 @@ def test_fig6_sizes_are_relative_to_the_d64_full_model(tmp_path: Path) -> None:
     assert (tmp_path / "fig6.png").is_file()
 
 
+def test_fig6_report_states_the_equal_size_comparison(tmp_path: Path) -> None:
+    """The fig6 report reads SQ's HR off its curve at the MGQE point's size and says above or below."""
+    cfg = tiny_cfg(tmp_path)
+    recs = {("FE", "d=64"): (7.0, 400), ("SQ", "b=2"): (4.0, 25), ("SQ", "b=8"): (8.0, 100),
+            ("MGQE", "D=8"): (7.5, 50)}
+    done = []
+    for (group, label), (hr, bits) in recs.items():
+        rec = fake_record(hr, 0)
+        rec["size"] = {"bits": bits, "fe_bits": 400, "percent": 100.0 * bits / 400}
+        done.append((Cell(group, label, cfg), rec))
+    rep = write_report("fig6", done, tmp_path)
+    # SQ at 12.5%: half way (in log size) between 6.25% and 25%, so HR 6.0; MGQE's 7.5 is above it
+    assert rep["equal_size"][-1] == "- **MGQE above SQ at every compared size: True** (1 of 1 points)"
+    md = (tmp_path / "fig6.md").read_text()
+    assert "HR@10 7.50 vs SQ 6.00 at that size (between b=2 and b=8): above" in md
+
+
 @pytest.mark.parametrize("model", ["gmf", "sasrec"])
 def test_embedding_size_percent_excludes_the_dense_weights(tmp_path: Path, model: str) -> None:
     """From a record's whole-model sizes, the embedding-only percentage equals Table 1 of the tables alone."""

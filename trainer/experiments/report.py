@@ -209,6 +209,14 @@ def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], resu
     checks = target_check(rows)
     if checks:
         md += ["Compressed vs full embedding (test HR@10):", *checks, ""]
+    if name == "fig6":
+        from mgqe.trainer.experiments.curves import equal_size_check
+
+        eq = equal_size_check(rows)
+        report["equal_size"] = eq
+        if eq:
+            md += ["MGQE vs the other curves at equal model size (test HR@10, baseline interpolated in log "
+                   "size between its two neighbouring points; one seed per point):", *eq, ""]
     if missing:
         md += ["Unfinished cells (not yet trained):", *[f"- {m}" for m in missing], ""]
     (results / f"{stem}.json").write_text(json.dumps(report, indent=1))

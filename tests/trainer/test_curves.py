@@ -1,0 +1,61 @@
+"""Figure 6's equal-size check (trainer/experiments/curves.py) on hand-made curves."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from mgqe.trainer.experiments.curves import at_size, curves, equal_size_check
+
+
+def row(group: str, label: str, size: float, hr: float) -> dict[str, Any]:
+    return {"group": group, "row": label, "size_percent": size, "test": {"hr@10": {"mean": hr, "std": 0.0}}}
+
+
+def test_at_size_interpolates_in_log_size() -> None:
+    curve = [(10.0, 6.0, "b=2"), (40.0, 8.0, "b=4")]
+    hr, where = at_size(curve, 20.0)  # type: ignore[misc]
+    # 20 is half way between 10 and 40 in log size, so the HR is half way too
+    assert hr == pytest.approx(7.0)
+    assert where == "between b=2 and b=4"
+    assert at_size(curve, 10.0) == (6.0, "b=2")
+    assert at_size(curve, 40.0)[0] == pytest.approx(8.0)  # type: ignore[index]
+
+
+def test_at_size_outside_the_measured_range_is_none() -> None:
+    curve = [(10.0, 6.0, "b=2"), (40.0, 8.0, "b=4")]
+    assert at_size(curve, 9.99) is None
+    assert at_size(curve, 40.01) is None
+    assert at_size([], 10.0) is None
+
+
+def test_curves_sort_by_size_and_drop_unfinished_or_sizeless_rows() -> None:
+    rows = [row("SQ", "b=8", 25.0, 7.9), row("SQ", "b=2", 6.3, 4.3),
+            {"group": "SQ", "row": "b=4", "size_percent": 12.6},  # not finished: no test metrics
+            row("DPQ", "D=8", math.nan, 6.0)]  # no FE d=64 reference: size unknown
+    cs = curves(rows)
+    assert [p[2] for p in cs["SQ"]] == ["b=2", "b=8"]
+    assert "DPQ" not in cs
+
+
+def test_equal_size_check_verdicts() -> None:
+    rows = [row("SQ", "b=2", 5.0, 4.0), row("SQ", "b=8", 20.0, 8.0),
+            row("MGQE", "D=8", 10.0, 7.0),    # SQ there: 6.0 -> above
+            row("MGQE", "D=16", 15.0, 7.0),   # SQ there: 4 + 4 * log(3)/log(4) = 7.17 -> below
+            row("MGQE", "D=64", 30.0, 9.0)]   # beyond SQ's largest size
+    lines = equal_size_check(rows)
+    text = "\n".join(lines)
+    assert "MGQE D=8 (10.0%): HR@10 7.00 vs SQ 6.00 at that size (between b=2 and b=8): above" in text
+    assert "MGQE D=16 (15.0%): HR@10 7.00 vs SQ 7.17" in text and text.count(": below") == 1
+    assert "MGQE D=64 (30.0%): outside SQ's measured sizes (5.0-20.0%), not compared" in text
+    assert lines[-1] == "- **MGQE above SQ at every compared size: False** (1 of 2 points)"
+
+
+def test_equal_size_check_all_above_and_missing_curves() -> None:
+    rows = [row("DPQ ref-STE", "D=8", 8.0, 6.0), row("DPQ ref-STE", "D=64", 30.0, 8.0),
+            row("MGQE ref-STE", "D=16", 10.0, 7.5)]
+    lines = equal_size_check(rows)
+    assert lines[-1] == "- **MGQE ref-STE above DPQ ref-STE at every compared size: True** (1 of 1 points)"
+    assert equal_size_check([row("SQ", "b=8", 25.0, 7.9)]) == []  # no MGQE curve: nothing to say

@@ -1,0 +1,69 @@
+"""Figure 6's claim as a check: does an MGQE curve lie above the other methods' curves at equal model size?
+
+Each curve is a method's (size %, test HR@10) points over its sweep. A baseline's HR at an MGQE point's size
+is read off the baseline curve by linear interpolation in log size (the figure's x axis), and only inside the
+baseline's measured size range: outside it there is nothing to compare against, and the check says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+# each MGQE curve against FE, SQ and the DPQ trained in the same straight-through form (like for like)
+PAIRS: dict[str, tuple[str, ...]] = {"MGQE": ("FE", "SQ", "DPQ"), "MGQE ref-STE": ("FE", "SQ", "DPQ ref-STE")}
+
+Curve = list[tuple[float, float, str]]  # (size %, HR@10 mean, row label) sorted by size
+
+
+def curves(rows: list[dict[str, Any]]) -> dict[str, Curve]:
+    """group -> its finished points, sorted by size. rows: aggregate() output with fig6 size_percent."""
+    out: dict[str, Curve] = {}
+    for r in rows:
+        hr = r.get("test", {}).get("hr@10")
+        size = r.get("size_percent")
+        if hr is None or size is None or not math.isfinite(size) or size <= 0:
+            continue
+        out.setdefault(r["group"], []).append((float(size), float(hr["mean"]), r["row"]))
+    return {g: sorted(pts) for g, pts in out.items()}
+
+
+def at_size(curve: Curve, size: float) -> tuple[float, str] | None:
+    """(HR@10 interpolated in log size, the points used) at `size`, or None outside the curve's size range."""
+    if not curve or size < curve[0][0] or size > curve[-1][0]:
+        return None
+    for s, h, label in curve:  # a measured point at exactly this size needs no interpolation
+        if s == size:
+            return h, label
+    for (s0, h0, l0), (s1, h1, l1) in itertools.pairwise(curve):
+        if s0 < size < s1:
+            t = (math.log(size) - math.log(s0)) / (math.log(s1) - math.log(s0))
+            return h0 + t * (h1 - h0), f"between {l0} and {l1}"
+    raise AssertionError("unreachable: size lies inside the curve's range")
+
+
+def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown bullets: every MGQE point against each of its PAIRS baselines at the same size, then a verdict
+    per (MGQE curve, baseline) over the points that could be compared."""
+    cs = curves(rows)
+    lines: list[str] = []
+    for m, bases in PAIRS.items():
+        for base in bases:
+            if m not in cs or base not in cs:
+                continue
+            above: list[bool] = []
+            for size, hr, label in cs[m]:
+                got = at_size(cs[base], size)
+                if got is None:
+                    lines.append(f"- {m} {label} ({size:.1f}%): outside {base}'s measured sizes "
+                                 f"({cs[base][0][0]:.1f}-{cs[base][-1][0]:.1f}%), not compared")
+                    continue
+                ref, where = got
+                above.append(hr >= ref)
+                lines.append(f"- {m} {label} ({size:.1f}%): HR@10 {hr:.2f} vs {base} {ref:.2f} at that size "
+                             f"({where}): {'above' if hr >= ref else 'below'}")
+            if above:
+                lines.append(f"- **{m} above {base} at every compared size: {all(above)}** "
+                             f"({sum(above)} of {len(above)} points)")
+    return lines
