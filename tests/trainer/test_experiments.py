@@ -20,7 +20,13 @@ from mgqe.trainer.experiments.suite import cells
 
 def test_suite_sizes_and_paper_settings() -> None:
     t3 = cells("table3", [0, 1, 2])
-    assert len(t3) == 2 * 10 * 3
+    assert len(t3) == 2 * 11 * 3
+    # GMF at 8192 (reaches the paper's FE); NeuMF at 1024 (its FE fell at 8192: table3-batch_size=8192)
+    assert {c.group: c.cfg.batch_size for c in t3} == {"gmf": 8192, "neumf": 1024}
+    compact = {c.row: c.cfg for c in t3 if c.group == "gmf" and c.row.startswith("MGQE-compact")}
+    assert compact["MGQE-compact ref-STE"] == compact["MGQE-compact"].replace(centroid_task_grad=False,
+                                                                              centroid_loss=1.0)
+    assert compact["MGQE-compact"].K == (256, 16)
     ref = next(c.cfg for c in t3 if c.row == "MGQE ref-STE")
     assert ref.replace(centroid_task_grad=True, centroid_loss=0.0) == mgqe_cfg(t3)
     assert (ref.centroid_task_grad, ref.centroid_loss) == (False, 1.0)
