@@ -10,7 +10,7 @@ import pytest
 
 from mgqe.trainer import train as train_mod
 from mgqe.trainer.cli import main
-from mgqe.trainer.config import config_hash, from_dict
+from mgqe.trainer.config import ConfigError, config_hash, from_dict
 from mgqe.trainer.experiments.cells import Cell, cache_path, run_cell
 from mgqe.trainer.experiments.genres import item_codes, similarity_matrix
 from mgqe.trainer.experiments.report import embedding_size_percent, remaining_seconds, write_report
@@ -169,6 +169,29 @@ def test_report_covers_cells_outside_the_requested_subset(tmp_path: Path) -> Non
     run_experiment("table5", tmp_path, [0], overrides={"epochs": 3}, report_only=True)
     assert (tmp_path / "table5-epochs=3.md").is_file()
     assert "--set epochs=3" in (tmp_path / "README.md").read_text()
+
+
+def test_unknown_row_or_backbone_is_a_clear_error_not_an_empty_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ConfigError, match=r"table3 has no row 'MGQE refSTE'; its rows: 'FE'"):
+        cells("table3", [0], methods=["MGQE refSTE"])
+    with pytest.raises(ConfigError, match=r"table4 has no backbone 'gmf'; its backbones: 'sasrec'"):
+        cells("table4", [0], backbones=["gmf"])
+    with pytest.raises(ConfigError, match=r"fig6 has no backbone 'neumf'"):
+        cells("fig6", [0], backbones=["neumf"])
+    argv = ["experiment", "table6", "--methods", "unshared K=[256,64],nope", "--results", str(tmp_path)]
+    assert main(argv) == 2
+    assert "table6 has no row 'nope'" in capsys.readouterr().err
+
+
+def test_cli_methods_keep_commas_inside_brackets() -> None:
+    """Row labels such as `unshared D=[64,32]` hold a comma; --methods splits only outside brackets."""
+    from mgqe.trainer.commands.experiment import _csv
+
+    assert _csv("unshared D=[64,32],shared K=[256,64],FE") == [
+        "unshared D=[64,32]", "shared K=[256,64]", "FE"]
+    picked = cells("table6", [0], backbones=["gmf"], methods=_csv("unshared D=[64,32]"))
+    assert [(c.row, c.cfg.D) for c in picked] == [("unshared D=[64,32]", (64, 32))]
 
 
 def test_cli_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 HELP = ("Run one of the paper's experiments (table3, table4, table5, table6, fig6, fig7, fig8) on ml-1m; "
@@ -11,7 +12,8 @@ HELP = ("Run one of the paper's experiments (table3, table4, table5, table6, fig
 
 
 def _csv(s: str) -> list[str]:
-    return [x for x in s.split(",") if x]
+    """Comma-separated names; a comma inside brackets belongs to the name (row labels like K=[256,64])."""
+    return [x for x in re.split(r",(?![^\[]*\])", s) if x]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,7 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seeds, comma-separated (default 0,1,2; figures use the first)")
     p.add_argument("--backbones", type=_csv, default=None, help="restrict to these backbones, e.g. gmf,neumf")
     p.add_argument("--methods", type=_csv, default=None,
-                   help="restrict to these rows, e.g. FE,MGQE (table6: variant labels; fig6: FE,SQ,DPQ,MGQE)")
+                   help="restrict to these rows, e.g. 'FE,MGQE ref-STE' (table6: variant labels such as "
+                        "'unshared D=[64,32]', whose bracketed comma stays in the label; fig6: sweep "
+                        "names); an unknown name is an error that lists the experiment's rows")
     p.add_argument("--results", default="results", help="results directory (default: results)")
     p.add_argument("--data-dir", default=None, help="data directory (default: $MGQE_DATA_DIR)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",

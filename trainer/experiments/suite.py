@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mgqe.trainer.config import TrainConfig
+from mgqe.trainer.config import ConfigError, TrainConfig
 from mgqe.trainer.experiments.cells import Cell
 
 DATASET = "ml-1m-sasrec"  # the paper's 6,040 users x 3,416 items
@@ -92,10 +92,17 @@ def make_config(backbone: str, method: dict[str, Any], seed: int, overrides: dic
 
 def cells(name: str, seeds: list[int], backbones: list[str] | None = None, methods: list[str] | None = None,
           overrides: dict[str, Any] | None = None) -> list[Cell]:
-    """The cells of experiment `name`, optionally restricted to some backbones / method rows."""
+    """The cells of experiment `name`, optionally restricted to some backbones / method rows.
+
+    A backbone or row name that `name` does not have is a ConfigError (a typo would otherwise select
+    nothing and train nothing)."""
     ov = overrides or {}
 
-    def pick(default: list[str], allowed: list[str] | None) -> list[str]:
+    def pick(default: list[str], allowed: list[str] | None, what: str = "row") -> list[str]:
+        unknown = [x for x in allowed or [] if x not in default]
+        if unknown:
+            raise ConfigError(f"{name} has no {what} {', '.join(map(repr, unknown))}; its {what}s: "
+                              f"{', '.join(map(repr, default))}")
         return [x for x in default if allowed is None or x in allowed]
 
     out: list[Cell] = []
@@ -104,21 +111,22 @@ def cells(name: str, seeds: list[int], backbones: list[str] | None = None, metho
                "fig8": ["gmf"]}[name]
         rows = {"fig7": ["FE", "MGQE", "MGQE ref-STE"], "fig8": ["SQ", "MGQE", "MGQE ref-STE"]}.get(
             name, list(METHODS))
-        for bb in pick(bbs, backbones):
+        for bb in pick(bbs, backbones, "backbone"):
             for m in pick(rows, methods):
                 for s in seeds if name not in ("fig7", "fig8") else seeds[:1]:
                     out.append(Cell(bb, m, make_config(bb, METHODS[m], s, ov)))
     elif name == "table5":
-        for bb in pick(["relevance", "rating"], backbones):
+        for bb in pick(["relevance", "rating"], backbones, "backbone"):
             for m in pick(["FE", "SQ", "DPQ", "MGQE"], methods):
                 for s in seeds:
                     out.append(Cell(bb, m, make_config(bb, METHODS[m], s, ov)))
     elif name == "table6":
-        for bb in pick(["gmf", "neumf", "sasrec"], backbones):
+        for bb in pick(["gmf", "neumf", "sasrec"], backbones, "backbone"):
             for v in pick(list(VARIANTS), methods):
                 for s in seeds:
                     out.append(Cell(bb, v, make_config(bb, VARIANTS[v], s, ov)))
     elif name == "fig6":
+        pick(["gmf"], backbones, "backbone")  # the sweep is GMF's; no other backbone to select
         for m in pick(list(SWEEP), methods):
             for label, mc in SWEEP[m]:
                 for s in seeds[:1]:
