@@ -261,8 +261,8 @@ above its embedding percentage.
 
 Model size of MGQE: with the paper's stated config (D=64, K=[256,64], top 10% of users and items in the
 head group, shared centroids) Table 1 gives the size in the `MGQE` row, larger than the paper's reported
-GMF size (20.7%); the paper's size is not reachable with its stated config. The `MGQE-compact ref-STE`
-row (K=[256,16], ref-STE form) is a stated, more compact config that reaches it.
+GMF size (20.7%); the paper's size is not reachable with its stated config. The `MGQE-compact` rows
+(K=[256,16], in both straight-through forms) are a stated, more compact config that reaches it.
 
 Hardware: a 2-core shared CPU VM (no GPU), shared with other work while these ran; torch with 1 CPU thread
 per run (faster than 2 threads under that sharing). Times are wall seconds of each training run.
@@ -280,20 +280,27 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   centroids learn from the centroid loss alone) and `MGQE +closs` keeps the issue's form and adds the
   centroid loss: on GMF (three seeds each) both reach FE at the same size. The reason (the shared
   centroids that tail rows use drift away from those rows under the summed task gradient) is measured in
-  `docs/gmf-gap.md`. The main job (`configs/main.toml`) trains the `MGQE ref-STE` form. NeuMF's single
-  seeds do not show that ordering (its default-form MGQE scores highest there), and NeuMF FE itself sits
-  well below the paper's level, not yet explained: more seeds are needed before reading NeuMF.
+  `docs/gmf-gap.md`. The main job (`configs/main.toml`) trains the `MGQE ref-STE` form. NeuMF does not
+  show that ordering: there the issue's form scores above FE and the ref-STE form below it (fewer seeds
+  than GMF; the seed counts are in table3).
+- NeuMF trains at batch 1024, GMF at 8192. At 8192 NeuMF's FE sat well below both the paper and the 1024
+  run (compare `table3-batch_size=8192` with `table3`); the issue allows a larger batch only where it
+  leaves FE unchanged, so NeuMF went back towards NCF's own batch (256). The 8192 NeuMF cells stay in
+  `table3-batch_size=8192`.
 - Model size: the stated MGQE config (D=64, K=[256,64], top 10% head) gives the size in the MGQE rows, larger
-  than the paper's reported GMF size; `MGQE-compact ref-STE` (K=[256,16])
-  reaches that size.
+  than the paper's reported GMF size. The `MGQE-compact` rows (K=[256,16]) are below it; on GMF the mean
+  of `MGQE-compact ref-STE` reaches FE's at that size, with a wider spread over seeds (table3).
+- Figure 6: its report reads, for every MGQE point, the FE, SQ and same-form DPQ curves at the same model
+  size (interpolated in log size) and says whether MGQE lies above each; points outside a curve's measured
+  sizes are listed as not compared.
 - SASRec (table4) uses its own objective (one negative per position, already re-drawn while it is one of
   the user's training items), so
   the negative change does not touch it; its cells were trained with the issue's STE form. Its whole-model
   size % stays well above the embedding-only % because SASRec's dense weights stay float32.
 - Coverage: rows saying "not run" are defined, cached per cell and resumable (`--seeds`, `--methods`); the
-  last line of this page estimates the time they need. NeuMF, most of Table 6 and the Figure 6 sweeps were
-  not finished with the filtered negatives at the time of writing; their earlier unfiltered results are in
-  the `-neg_filter=false` reports.
+  last line of this page estimates the time they need. Most NeuMF rows, most of Table 6, SASRec's seeds
+  1-2 and part of the Figure 6 sweeps were not finished with the filtered negatives at the time of
+  writing; earlier unfiltered results are in the `-neg_filter=false` reports.
 - Earlier findings that still hold, in the `-neg_filter=false` reports: LRF (r=48) started from N(0, 0.01)
   factors stays at the popularity saddle (`LRF init 0.1` leaves it); Figure 8's SQ codes have a dominant
   diagonal while default-form MGQE's are driven by popularity; training longer (`epochs=40`) narrowed the
