@@ -268,3 +268,20 @@ def test_remaining_seconds_estimates_unfinished_cells() -> None:
             row("sasrec", "FE", [1], None) | {"planned_seeds": [0, 1]},  # nothing timed to go by
             row("gmf", "MGQE", [0, 1, 2], 50.0)]  # finished: adds nothing
     assert remaining_seconds(rows) == (2 * 100.0 + 300.0 + 3 * 150.0, 1)
+
+
+def test_table3_report_states_sizes_against_the_targets(tmp_path: Path) -> None:
+    cfg = tiny_cfg(tmp_path).replace(model="gmf")
+    mgqe, fe = fake_record(7.0, 0), fake_record(7.0, 1)
+    mgqe["config"], fe["config"] = cfg.to_dict(), cfg.replace(method="fe").to_dict()
+    fe_bits = 100_000 + 32 * 9  # tables + GMF's dense `out` (8 weights and a bias at d=8)
+    mgqe["size"] = {"bits": 20_000 + 32 * 9, "fe_bits": fe_bits, "percent": 100 * (20_000 + 32 * 9) / fe_bits}
+    fe["size"] = {"bits": fe_bits, "fe_bits": fe_bits, "percent": 100.0}
+    done = [(Cell("gmf", "FE", cfg.replace(method="fe")), fe), (Cell("gmf", "MGQE", cfg), mgqe)]
+    write_report("table3", done, tmp_path)
+    md = (tmp_path / "table3.md").read_text()
+    assert "Model size against the targets" in md
+    assert "- gmf: dense float32 weights are 0.3% of our FE model" in md
+    assert "  - MGQE: 20.2% of the model, tables 20.0%; whole-model size within the target: **True**" in md
+    write_report("table6", [(Cell("gmf", "MGQE", cfg), mgqe)], tmp_path)
+    assert "Model size against the targets" not in (tmp_path / "table6.md").read_text()
