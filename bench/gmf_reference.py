@@ -10,6 +10,9 @@ HR@10 / NDCG@10 and the test metrics at the best-validation epoch:
                 in at run time (output-layer init, Adam eps) so a candidate fix can be measured on the
                 real code without editing it.
 
+`diag` (bench/quant_diag.py) diagnoses an MGQE/DPQ checkpoint of a GMF or NeuMF trainer run; `cached` turns
+a finished experiment cell into a run record; `report` renders docs/gmf-gap.md from the records.
+
 Example:  nice -n 10 .venv/bin/python bench/gmf_reference.py reference --seed 0 --out-init lecun \
               --json-out results/gmf_gap.json --label "ref lecun"
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import itertools
 import json
 import math
 import re
@@ -31,12 +33,11 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the diag subcommand lives in bench/quant_diag.py
+from quant_diag import ReferenceError, run_diag  # ReferenceError: the named error of this script too
+
 OUT_INITS = ("torch", "lecun", "normal0.01", "ones")
 DEFAULT_DATA = "/work/shared/data/ml-1m/sasrec/ml-1m.txt.gz"
-
-
-class ReferenceError(ValueError):
-    """A bad flag or input file for this script."""
 
 
 def init_out(layer: nn.Linear, how: str) -> None:
@@ -257,54 +258,6 @@ def run_cached(a: argparse.Namespace) -> dict[str, Any]:
     return summarise(a, hist, final=m, best_epoch=best)
 
 
-def run_diag(a: argparse.Namespace) -> dict[str, Any]:
-    """Where an MGQE/DPQ GMF checkpoint (best.pt of a `trainer` run) loses accuracy: the relative
-    quantization error ||x - c|| / ||x|| per group, and HR@10 when scoring with the decoded rows (what is
-    served), with the full training weights x, and with x for users but decoded items."""
-    from mgqe.trainer.config import TrainConfig
-    from mgqe.trainer.metrics import evaluate_full_ranking
-    from mgqe.trainer.train import load_data
-
-    if not Path(a.checkpoint).is_file():
-        raise ReferenceError(f"--checkpoint {a.checkpoint}: file not found")
-    sd = torch.load(a.checkpoint, map_location="cpu", weights_only=True)
-    if "item.centroids" not in sd or "out.weight" not in sd:
-        raise ReferenceError(f"--checkpoint {a.checkpoint}: not a GMF with shared-centroid DPQ/MGQE tables")
-    split = load_data(TrainConfig(data_dir=str(Path(a.data).parents[2])))
-    W, Q, err, spread = {}, {}, {}, {}
-    run_cfg = Path(a.checkpoint).parent / "config.json"  # written by the trainer next to best.pt
-    k_last = int(json.loads(run_cfg.read_text())["config"]["K"][-1]) if run_cfg.is_file() else None
-    for side in ("user", "item"):
-        C = sd[f"{side}.centroids"].numpy()  # (D, K, dsub) float32
-        groups = [sd[k].numpy().astype(np.int64) for k in sorted(sd) if k.startswith(f"{side}.codes_g")]
-        codes = np.concatenate(groups)  # (n, D) int64
-        Q[side] = C[np.arange(C.shape[0])[None, :], codes].reshape(codes.shape[0], -1)  # (n, d)
-        W[side] = sd[f"{side}.weight"].numpy()
-        rel = np.linalg.norm(W[side] - Q[side], axis=1) / np.linalg.norm(W[side], axis=1)
-        cuts = np.cumsum([0] + [g.shape[0] for g in groups])
-        err[side] = [float(rel[lo:hi].mean()) for lo, hi in itertools.pairwise(cuts)]
-        # where the tail's usable centroids (the first K_tail of the shared table) sit vs the tail rows
-        k_tail = (k_last or int(groups[-1].max()) + 1) if len(groups) > 1 else C.shape[1]
-        xt, ct = W[side][cuts[-2]:].reshape(-1, C.shape[0]), C[:, :k_tail, 0]  # dsub = 1 layout
-        lo, hi = np.percentile(xt, 5, axis=0), np.percentile(xt, 95, axis=0)
-        spread[side] = {"tail_x_abs_median": float(np.median(np.abs(xt))),
-                        "tail_centroids_abs_median": float(np.median(np.abs(ct))),
-                        "other_centroids_abs_median": float(np.median(np.abs(C[:, k_tail:, 0])))
-                        if k_tail < C.shape[1] else float("nan"),
-                        "tail_centroids_in_tail_5_95": float(((ct >= lo[:, None]) & (ct <= hi[:, None]))
-                                                             .sum(1).mean())}
-    w, b = sd["out.weight"].numpy()[0], sd["out.bias"].numpy()
-    hr = {}
-    for name, Eu, Ei in (("decoded", Q["user"], Q["item"]), ("full weights", W["user"], W["item"]),
-                         ("full users, decoded items", W["user"], Q["item"])):
-        def score(u: np.ndarray, Eu: np.ndarray = Eu, Ei: np.ndarray = Ei) -> np.ndarray:
-            return (Eu[u] * w) @ Ei.T + b
-        hr[name] = {k: evaluate_full_ranking(score, split, k)["hr@10"] for k in ("valid", "test")}
-    return {"label": a.label, "kind": "diag", "command": " ".join(sys.argv), "checkpoint": a.checkpoint,
-            "rel_quant_error": err, "tail_spread": spread, "hr@10": hr,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-
 def _stats(runs: list[dict[str, Any]], label: str, key: str = "test") -> str:
     v = np.array([r[key]["hr@10"] for r in runs if r["label"] == label])
     if v.size == 0:
@@ -330,7 +283,27 @@ def report(runs_path: Path, notes_path: Path | None, data: str = DEFAULT_DATA) -
             raise ReferenceError(f"notes compare {m.group(1)!r}: need two labels 'A|B' that both have runs")
         return f"{np.mean(means[0]) - np.mean(means[1]):+.2f}"
 
+    def diag_value(m: re.Match[str]) -> str:
+        """{{diag:LABEL|key|...}}: the number at that key path of the one diag record labelled LABEL
+        (list entries by index), formatted as in the checkpoint table."""
+        label, *path = m.group(1).split("|")
+        recs = [r for r in diags if r["label"] == label]
+        if len(recs) != 1 or not path:
+            raise ReferenceError(f"notes cite diag {m.group(1)!r}: need 'LABEL|key|...' naming exactly one "
+                                 f"diag record ({len(recs)} have that label)")
+        v: Any = recs[0]
+        try:
+            for k in path:
+                v = v[int(k)] if isinstance(v, list) else v[k]
+            x = float(v)
+        except (KeyError, IndexError, ValueError, TypeError) as e:
+            raise ReferenceError(f"notes cite diag {m.group(1)!r}: no number at that key path ({e})") from e
+        fmt = {"rel_quant_error": ".3f"}.get(path[0], ".1f" if path[-1] == "tail_centroids_in_tail_5_95"
+                                             else ".2f")
+        return format(x, fmt)
+
     text = re.sub(r"\{\{diff:([^}]+)\}\}", diff, text)
+    text = re.sub(r"\{\{diag:([^}]+)\}\}", diag_value, text)
     if "{{false_neg_share}}" in text:  # expected share of unfiltered uniform negatives that are positives
         sp = load_split(Path(data))
         n_u = np.bincount(sp["tu"], minlength=sp["n_users"]).astype(np.float64)
@@ -413,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json-out", default=None, help="append the run record to this JSON list file")
     g = sub.add_parser("diag", help="quantization error and HR@10 of decoded vs full weights of a checkpoint")
     g.set_defaults(func=run_diag)
-    g.add_argument("--checkpoint", required=True, help="best.pt of a `trainer --method mgqe` run")
+    g.add_argument("--checkpoint", required=True,
+                   help="best.pt of an MGQE/DPQ GMF or NeuMF trainer run (NeuMF: its config.json next to it)")
     g.add_argument("--data", default=DEFAULT_DATA, help="SASRec file; its data root is <file>/../../..")
     g.add_argument("--label", default="", help="free-text name of this diagnosis in the JSON record")
     g.add_argument("--json-out", default=None, help="append the record to this JSON list file")
@@ -421,7 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--runs", required=True, help="JSON list written by --json-out")
     m.add_argument("--notes", default=None,
                    help="Markdown put first; {{mean:LABEL}} / {{valid:LABEL}}: test / valid HR@10 mean±std; "
-                   "{{diff:A|B}}: mean test HR@10 of A minus B")
+                   "{{diff:A|B}}: mean test HR@10 of A minus B; {{diag:LABEL|key|...}}: a number of a diag "
+                   "record, e.g. {{diag:L|hr@10|decoded|test}}, {{diag:L|rel_quant_error|user|1}}")
     m.add_argument("--md-out", required=True, help="Markdown file to write")
     m.add_argument("--data", default=DEFAULT_DATA, help="SASRec file for the {{false_neg_share}} placeholder")
     return p

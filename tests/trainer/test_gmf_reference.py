@@ -219,3 +219,75 @@ def test_report_renders_diag_records(tmp_path: Path) -> None:
     assert ref.main(["report", "--runs", str(tmp_path / "r.json"), "--md-out", str(tmp_path / "o.md")]) == 0
     md = (tmp_path / "o.md").read_text()
     assert "| ck | 0.100 / 0.400 | 0.050 / 0.300 | — | — | 8.00 / 7.00 |" in md and md.count("| a |") == 2
+
+
+def test_report_diag_placeholder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    diag = {"label": "ck", "kind": "diag", "command": "c", "rel_quant_error": {"user": [0.1, 0.4],
+            "item": [0.05, 0.3]}, "hr@10": {k: {"valid": 8.0, "test": 7.126} for k in
+            ("decoded", "full weights", "full users, decoded items")}}
+    (tmp_path / "r.json").write_text(json.dumps([_run_record("a", 0, 7.0), diag]))
+    notes = "tail {{diag:ck|rel_quant_error|user|1}}, HR {{diag:ck|hr@10|decoded|test}}\n"
+    (tmp_path / "n.md").write_text(notes)
+    args = ["report", "--runs", str(tmp_path / "r.json"), "--notes", str(tmp_path / "n.md"),
+            "--md-out", str(tmp_path / "o.md")]
+    assert ref.main(args) == 0
+    assert "tail 0.400, HR 7.13" in (tmp_path / "o.md").read_text()  # formatted as in the diag table
+    for bad, msg in (("{{diag:zz|hr@10|decoded|test}}", "naming exactly one diag record (0 have"),
+                     ("{{diag:ck|hr@10|full|test}}", "no number at that key path")):
+        (tmp_path / "n.md").write_text(bad)
+        assert ref.main(args) == 2
+        assert msg in capsys.readouterr().err
+
+
+def test_diag_rejects_unsupported_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    sd = {"item.weight": torch.zeros(3, 4), "item.centroids": torch.zeros(4, 2, 1)}
+    torch.save(sd, tmp_path / "best.pt")
+    (tmp_path / "config.json").write_text(json.dumps({"config": {"model": "sasrec", "K": [2, 1]}}))
+    assert ref.main(["diag", "--checkpoint", str(tmp_path / "best.pt")]) == 2
+    assert "model 'sasrec' (from config.json) is not supported" in capsys.readouterr().err
+
+
+def test_diag_neumf_needs_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    sd = {f"{s}.{k}": torch.zeros(3, 4) for s in ("user", "item") for k in ("weight", "centroids")}
+    sd.update({"mlp.0.weight": torch.zeros(2, 8), "out.weight": torch.zeros(1, 6)})
+    torch.save(sd, tmp_path / "best.pt")
+    assert ref.main(["diag", "--checkpoint", str(tmp_path / "best.pt")]) == 2
+    assert "a NeuMF checkpoint needs the trainer's config.json" in capsys.readouterr().err
+
+
+def test_diag_neumf_scores_like_the_model(tmp_path: Path) -> None:
+    """diag's HR@10 of each (user, item) table pair equals the trained NeuMF's own evaluation after its
+    embedding modules are swapped for those tables; 'decoded' equals the run's reported metrics."""
+    import torch
+
+    from mgqe.trainer.config import from_dict
+    from mgqe.trainer.train import make_objective, train_model
+
+    cfg = from_dict({"model": "neumf", "method": "mgqe", "dataset": "synthetic", "device": "cpu",
+                     "data_kwargs": {"n_users": 120, "n_items": 60, "mean_length": 12.0}, "d": 8, "D": [8],
+                     "K": [8, 4], "mlp": [8, 4, 2], "epochs": 2, "batch_size": 256, "progress": False,
+                     "out_dir": str(tmp_path / "run")})
+    r = train_model(cfg)
+    out = tmp_path / "diag.json"
+    # the run's dataset is synthetic, so --data only has to be a path three levels below some folder
+    assert ref.main(["diag", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data",
+                     str(tmp_path / "a" / "b" / "c.txt"), "--json-out", str(out), "--label", "n"]) == 0
+    (rec,) = json.loads(out.read_text())
+    assert [len(rec["rel_quant_error"][s]) for s in ("user", "item")] == [2, 2]  # head, tail
+    m, obj = r.model, make_objective(cfg, r.data)
+    with torch.no_grad():  # eval mode: the quantized modules return the decoded rows
+        Qu, Qi = m.user(torch.arange(r.data.n_users)), m.item(torch.arange(r.data.n_items))
+        Wu, Wi = m.user.weight.detach().clone(), m.item.weight.detach().clone()
+    for name, (Eu, Ei) in {"decoded": (Qu, Qi), "full weights": (Wu, Wi),
+                           "full users, decoded items": (Wu, Qi)}.items():
+        m.user, m.item = torch.nn.Embedding.from_pretrained(Eu), torch.nn.Embedding.from_pretrained(Ei)
+        for which in ("valid", "test"):
+            own = obj.evaluate(m, which, torch.device("cpu"))["hr@10"]
+            assert rec["hr@10"][name][which] == own, (name, which)
+    assert {w: rec["hr@10"]["decoded"][w] for w in ("valid", "test")} == {
+        w: r.metrics[w]["hr@10"] for w in ("valid", "test")}
+    assert 0.0 < rec["hr@10"]["decoded"]["test"] <= 100.0
