@@ -287,7 +287,9 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   centroids that tail rows use drift away from those rows under the summed task gradient) is measured in
   `docs/gmf-gap.md`. The main job (`configs/main.toml`) trains the `MGQE ref-STE` form. NeuMF does not
   show that ordering: there the issue's form scores above FE and the ref-STE form below it (fewer seeds
-  than GMF; the seed counts are in table3).
+  than GMF; the seed counts are in table3). `docs/gmf-gap.md` ("NeuMF: why the STE ordering flips")
+  diagnoses the NeuMF checkpoints: the issue's form does not suffer GMF's tail-centroid drift there, and
+  the ref-STE deficit is not lost in quantization (its decoded and full-weight models score alike).
 - NeuMF trains at batch 1024, GMF at 8192. At 8192 NeuMF's FE sat well below both the paper and the 1024
   run (compare `table3-batch_size=8192` with `table3`); the issue allows a larger batch only where it
   leaves FE unchanged, so NeuMF went back towards NCF's own batch (256). The 8192 NeuMF cells stay in
