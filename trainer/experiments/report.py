@@ -295,8 +295,10 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   leaves FE unchanged, so NeuMF went back towards NCF's own batch (256). The 8192 NeuMF cells stay in
   `table3-batch_size=8192`.
 - Model size: the stated MGQE config (D=64, K=[256,64], top 10% head) gives the size in the MGQE rows, larger
-  than the paper's reported GMF size. The `MGQE-compact` rows (K=[256,16]) are below it; on GMF the mean
-  of `MGQE-compact ref-STE` reaches FE's at that size, with a wider spread over seeds (table3).
+  than the paper's reported GMF size. The `MGQE-compact` rows (K=[256,16]) are below it, and below the
+  issue's GMF and NeuMF size targets (the size block under table3). At that size the better straight-through
+  form of each backbone reaches FE over three seeds: `MGQE-compact ref-STE` on GMF (its mean, with a wider
+  spread over seeds) and `MGQE-compact` (the issue's form) on NeuMF (table3).
 - Figure 6: its report reads, for every MGQE point, the FE, SQ and same-form DPQ curves at the same model
   size (interpolated in log size) and says whether MGQE lies above each; points outside a curve's measured
   sizes are listed as not compared.
@@ -308,12 +310,15 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   own SQ size implies for the paper's SASRec, so the issue's whole-model target for SASRec would need far
   smaller tables here than the paper used; it also converts the paper's MGQE size into a table size, which
   is the like-for-like comparison with our `emb. size %` column.
-- Coverage: rows saying "not run" are defined, cached per cell and resumable (`--seeds`, `--methods`); the
-  last line of this page estimates the time they need. Most NeuMF rows, most of Table 6, SASRec's seeds
-  1-2 and part of the Figure 6 sweeps were not finished with the filtered negatives at the time of
-  writing; earlier unfiltered results are in the `-neg_filter=false` reports.
-- Earlier findings that still hold, in the `-neg_filter=false` reports: LRF (r=48) started from N(0, 0.01)
-  factors stays at the popularity saddle (`LRF init 0.1` leaves it); Figure 8's SQ codes have a dominant
+- Coverage: rows saying "not run" or with fewer seeds done than planned are defined, cached per cell and
+  resumable (`--seeds`, `--methods`); each report lists its unfinished cells and the last line of this page
+  estimates the time they need. At the time of writing the GMF rows of table3 are complete; NeuMF's
+  baseline rows, Table 6 beyond GMF, SASRec's third seed (and most of its rows' second), and the
+  issue-form MGQE and DPQ points of the Figure 6 sweep are not; earlier unfiltered results are in the
+  `-neg_filter=false` reports.
+- LRF (r=48) started from N(0, 0.01) factors stays at the popularity saddle, with and without the negative
+  filter (table3 and `table3-neg_filter=false`); `LRF init 0.1` leaves it, still below FE.
+- Earlier findings that still hold, in the `-neg_filter=false` reports: Figure 8's SQ codes have a dominant
   diagonal while default-form MGQE's are driven by popularity; training longer (`epochs=40`) narrowed the
   default-form MGQE gap on GMF. Figure 8 now also draws the `MGQE ref-STE` item codes; its report states
   for each panel whether the diagonal dominates.
