@@ -313,7 +313,7 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
 - Coverage: rows saying "not run" or with fewer seeds done than planned are defined, cached per cell and
   resumable (`--seeds`, `--methods`); each report lists its unfinished cells and the last line of this page
   estimates the time they need. At the time of writing the GMF rows of table3 are complete; NeuMF's
-  baseline rows, Table 6 beyond GMF, SASRec's third seed (and most of its rows' second), and the
+  baseline rows, Table 6 beyond GMF's K variants, SASRec's third seed (and most of its rows' second), and the
   issue-form MGQE and DPQ points of the Figure 6 sweep are not; earlier unfiltered results are in the
   `-neg_filter=false` reports.
 - LRF (r=48) started from N(0, 0.01) factors stays at the popularity saddle, with and without the negative
