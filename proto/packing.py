@@ -66,13 +66,13 @@ def pack_codes(codes: np.ndarray, bits: int) -> bytes:
         c = np.zeros((e - s) * 8, dtype=np.uint64)
         src = flat[s * 8 : e * 8]
         c[: src.size] = src
-        c = c.reshape(-1, 8)
+        c8 = c.reshape(-1, 8)  # (blocks in chunk, 8) uint64
         acc = np.zeros((e - s, 2), dtype="<u8")
         for j in range(8):
             word, shift = divmod(j * bits, 64)
-            acc[:, word] |= c[:, j] << np.uint64(shift)
+            acc[:, word] |= c8[:, j] << np.uint64(shift)
             if shift + bits > 64:  # the code straddles the two 64-bit words
-                acc[:, word + 1] |= c[:, j] >> np.uint64(64 - shift)
+                acc[:, word + 1] |= c8[:, j] >> np.uint64(64 - shift)
         out[s:e] = acc.view(np.uint8).reshape(e - s, 16)[:, :bits]
     return out.reshape(-1)[: packed_nbytes(flat.size, bits)].tobytes()
 
