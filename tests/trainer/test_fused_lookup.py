@@ -145,7 +145,7 @@ def test_fused_weight_grad_is_the_full_embedding_grad_bit_for_bit() -> None:
     ("cfg", "options", "why"),
     [
         (FUSED_CFGS["shared_k"], QuantOptions(bn_assign=True), "batch-norm assignment"),
-        (EmbeddingConfig.dpq(N, DIM, D=4, K=8), QuantOptions(), "dsub = 2"),
+        (EmbeddingConfig.dpq(N, DIM, D=4, K=8), QuantOptions(bn_assign=True), "batch-norm, dsub = 2"),
     ],
 )
 def test_fused_path_is_skipped_where_it_does_not_apply(cfg: EmbeddingConfig, options: QuantOptions,

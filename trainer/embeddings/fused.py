@@ -1,15 +1,20 @@
-"""The fused CPU train-mode lookup of DPQ/MGQE for dsub = 1 (the paper's D = d), as one autograd function.
+"""The fused CPU train-mode lookup of DPQ/MGQE (any dsub = d / D, mixed across groups), as one autograd
+function.
 
 Same values, gradients and code-buffer updates as the torch path of `QuantizedEmbedding._lookup`
-(Algorithm 1 with torch ops, still used on GPUs, for dsub > 1, batch-norm assignment and the centroid loss):
+(Algorithm 1 with torch ops, still used on GPUs and for batch-norm assignment):
     forward   e[t] = C[code(x[ids[t]])]           dedup (kernels.unique_slots), per group one search +
-                                                  decode (kernels.quantize_group), back to batch order
+                                                  decode (kernels.quantize_group for dsub = 1: exactly the
+                                                  torch rule; kernels.quantize_group_sub for dsub > 1: brute
+                                                  force over the distinct rows, the same codes as torch's
+                                                  float32 baddbmm except at near-ties, see kernels.search_sub)
+                                                  then back to batch order
     backward  dL/dweight = the full-embedding gradient of the same ids (straight-through estimator): the
               batch's rows summed per distinct row (kernels.reduce_rows, the sums of torch's
               embedding_dense_backward bit for bit, ~3x faster at batch 8192) and scattered (scatter_rows)
-              dL/dC[j, code] += dL/de[t, j]         (kernels.centroid_grad from the same per-row sums; not in
-                                                  the reference STE form)
-    centroid loss (when on) w * mean((c - sg(x))^2) over the distinct rows, its gradient by the same kernel
+              dL/dC[j, code, s] += dL/de[t, j*dsub + s]  (kernels.centroid_grad / centroid_grad_sub from the
+                                                  same per-row sums; not in the reference STE form)
+    centroid loss (when on) w * mean((c - sg(x))^2) over the distinct rows, its gradient by the same kernels
 """
 
 from __future__ import annotations
@@ -27,13 +32,12 @@ if TYPE_CHECKING:
 
 
 def fused_supported(emb: QuantizedEmbedding) -> bool:
-    """The fused path applies: CPU tensors, plain argmin, every group with dsub = 1 (either STE form, with or
-    without the centroid loss)."""
+    """The fused path applies: CPU tensors, plain argmin (any dsub, mixed across groups; either STE form, with
+    or without the centroid loss). Batch-norm assignment stays on the torch path."""
     return (
         emb.weight.device.type == "cpu"
         and emb.weight.is_contiguous()
         and not emb.options.bn_assign
-        and all(emb.cfg.d == g.D for g in emb.groups)
     )
 
 
@@ -56,21 +60,32 @@ class _FusedLookup(torch.autograd.Function):
         mark, slot = emb.scratch()
         rows, bounds, tslot = kernels.unique_slots(ids_np, emb.starts, mark, emb.next_stamp(), slot)
         dec = np.empty((rows.shape[0], W.shape[1]), np.float32)  # (U, d) decoded distinct rows
-        ucodes = np.empty(dec.shape, np.int32)  # (U, D) their codes
-        full: np.ndarray | None = None  # shared table: the stable order of the largest K sorted so far
+        # (U, D_max) their codes; group i's in ucodes[a:b, :D_i] (unshared_d groups differ in D)
+        ucodes = np.empty((rows.shape[0], max(g.D for g in emb.groups)), np.int32)
+        full: np.ndarray | None = None  # shared table, dsub = 1: stable order of the largest K sorted so far
+        sub: dict[int, np.ndarray] = {}  # dsub > 1: per table, its (D, dsub, K_t) layout for the search
         for i, g in enumerate(emb.groups):
             a, b = int(bounds[i]), int(bounds[i + 1])
             if a == b:
                 continue
-            T = tables[0 if emb.shared else i].detach().numpy()[:, :, 0]  # (D, K_t) float32, a view
+            t = 0 if emb.shared else i
+            T3 = tables[t].detach().numpy()  # (D, K_t, dsub) float32, a view
+            codes = emb.group_codes(i).numpy()  # (|V_i|, D) int16/int32, updated in place
+            if T3.shape[2] > 1:  # brute-force search over the group's K_i centroids
+                if t not in sub:
+                    sub[t] = kernels.sub_tables(T3)
+                kernels.quantize_group_sub(W, rows[a:b], g.start, sub[t], g.K, T3, codes, ucodes[a:b, : g.D],
+                                           dec[a:b])
+                continue
+            T = T3[:, :, 0]  # (D, K_t)
             if full is not None and full.shape[1] >= g.K:  # a smaller group of the shared table: no 2nd sort
                 perm, search = kernels.prefix_tables(T, full, g.K, b - a)
             else:
                 perm, search = kernels.sorted_tables(T[:, : g.K], b - a)
                 if emb.shared:
                     full = perm
-            codes = emb.group_codes(i).numpy()  # (|V_i|, D) int16/int32, updated in place
-            kernels.quantize_group(W, rows[a:b], g.start, perm, search, T, codes, ucodes[a:b], dec[a:b])
+            kernels.quantize_group(W, rows[a:b], g.start, perm, search, T, codes, ucodes[a:b, : g.D],
+                                   dec[a:b])
         ctx.emb, ctx.n_tables = emb, len(tables)
         ctx.bounds, ctx.tslot, ctx.ucodes, ctx.rows = bounds, tslot, ucodes, rows
         last.update(rows=rows, bounds=bounds, ucodes=ucodes, dec=dec)  # for the centroid loss
@@ -100,8 +115,9 @@ class _FusedLookup(torch.autograd.Function):
 
 def _table_grads(emb: QuantizedEmbedding, needs: tuple[bool, ...], bounds: np.ndarray, gu: np.ndarray,
                  ucodes: np.ndarray) -> list[Tensor | None]:
-    """Per centroid table: dL/dC[j, code] = sum of gu[u, j] over the distinct rows u with that code.
-    gu (U, d) float32 gradient w.r.t. the decoded distinct rows, ucodes (U, D) int32 their codes."""
+    """Per centroid table: dL/dC[j, code, s] = sum of gu[u, j * dsub + s] over the distinct rows u with that
+    code. gu (U, d) float32 gradient w.r.t. the decoded distinct rows, ucodes (U, D_max) int32 their codes
+    (group i's in its first D_i columns)."""
     g_tables: list[Tensor | None] = [None] * len(needs)
     for i in range(len(emb.groups)):
         t = 0 if emb.shared else i
@@ -112,7 +128,11 @@ def _table_grads(emb: QuantizedEmbedding, needs: tuple[bool, ...], bounds: np.nd
             g_tables[t] = torch.zeros_like(emb.centroids if emb.shared else emb.group_centroids[i])
         gt = g_tables[t]
         assert gt is not None
-        kernels.centroid_grad(gu[a:b], ucodes[a:b], gt.numpy()[:, :, 0])
+        g3 = gt.numpy()  # (D, K_t, dsub)
+        if g3.shape[2] > 1:
+            kernels.centroid_grad_sub(gu[a:b], ucodes[a:b, : emb.groups[i].D], g3)
+        else:
+            kernels.centroid_grad(gu[a:b], ucodes[a:b, : emb.groups[i].D], g3[:, :, 0])
     for t in range(len(needs)):  # a table no id of this batch used still gets a (zero) gradient
         if g_tables[t] is None and needs[t]:
             g_tables[t] = torch.zeros_like(emb.centroids if emb.shared else emb.group_centroids[t])

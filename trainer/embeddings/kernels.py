@@ -1,5 +1,5 @@
-"""CPU kernels (numba) for the paper's default quantizer shape dsub = 1 (D = d): each of the D coordinates
-of a row is quantized to the nearest of K scalars of its subspace.
+"""CPU kernels (numba) of the fused train-mode lookup; mostly for the paper's default quantizer shape dsub = 1
+(D = d): each of the D coordinates of a row is quantized to the nearest of K scalars of its subspace.
 
 Why a compiled kernel: with torch ops a GMF training step at batch 8192 spent about 6x the full-embedding step
 in `searchsorted`, `unique`, `index_put` and the straight-through bookkeeping (docs/bench-lookup.md). Here one
@@ -9,6 +9,10 @@ is the full-embedding gradient plus one scatter into the small centroid table.
 The rule matches `quantizer.nearest_centroid` exactly (same codes, ties included): sort each subspace's K
 centroids (stable), take the K - 1 midpoints of neighbours in float64 (exact for float32 inputs), and the code
 is the centroid at sorted position #(midpoints < x). Shapes: D subspaces, K centroids, b rows, B lookups.
+
+For dsub = d / D > 1 (the end of this file) the search is brute force over the batch's distinct rows in
+float32 direct distances (`search_sub`, its rule stated there): the same codes as torch's float32 baddbmm
+except at near-ties, ~10x less time per GMF step than that torch search (docs/bench-lookup.md).
 """
 
 from __future__ import annotations
@@ -386,3 +390,131 @@ def centroid_grad(gu: np.ndarray, ucodes: np.ndarray, g_table: np.ndarray) -> No
     for u in range(U):
         for j in range(D):
             g_table[j, ucodes[u, j]] += gu[u, j]
+
+
+# ---- dsub > 1: brute-force nearest centroid over the distinct rows -----------------------------------------
+# Rows per block of the dsub > 1 search: the block's coordinates, running minima and codes stay in L1.
+SUB_BLOCK = 256
+
+
+def sub_tables(c: np.ndarray) -> np.ndarray:
+    """Centroids c (D, K_t, dsub) float32 -> (D, dsub, K_t) float32 C-contiguous, the layout `search_sub`
+    reads (each centroid coordinate a scalar it broadcasts over a block of rows)."""
+    return np.ascontiguousarray(c.transpose(0, 2, 1), dtype=np.float32)
+
+
+@njit(cache=True, nogil=True)
+def search_sub(x: np.ndarray, rows: np.ndarray, ct: np.ndarray, K: int) -> np.ndarray:
+    """codes[j, u] = nearest of the first K centroids of subspace j to x[rows[u], j*dsub:(j+1)*dsub]:
+    x (n, D * dsub) float32, rows (U,) int64, ct (D, dsub, K_t >= K) float32 (`sub_tables`) -> (D, U) int32.
+
+    The rule (exactly this, it is what the tests hold the kernel to): dist_k = sum over s = 0..dsub-1, left to
+    right, of (x_s - c_k,s)^2, every subtraction, product and sum rounded to float32 (no fused multiply-add:
+    numba does not contract without fastmath); the code is the SMALLEST k with the least dist_k (a strict <
+    scan in ascending k), so duplicated centroids resolve to the first copy. A NaN distance never wins; a row
+    whose distances are all NaN gets code 0 (torch's argmax would pick a NaN).
+
+    torch's `quantizer.nearest_centroid` ranks by x . c_k - ||c_k||^2 / 2 from a float32 baddbmm. Its rounding
+    error scales with ||x||^2 + ||c||^2, the direct differences' with the distances themselves, so the two
+    agree except where the best and second-best distances are that close (a near-tie: the tests require
+    agreement wherever the gap exceeds 1e-6 (||x||^2 + max_k ||c_k||^2), tests/trainer/test_fused_dsub.py).
+    Where rows and centroids lie far from the origin relative to their spread, torch's form loses the
+    differences to cancellation and this kernel gives the nearer centroid.
+
+    Cost: O(U D K dsub), no (U, D, K) scores in memory: blocks of SUB_BLOCK rows per subspace, and per
+    centroid one pass over the block's rows, contiguous, so LLVM vectorizes the distances and the
+    compare-and-select (no cross-lane reduction). dsub = 2, 4, 8 and 16 get the block scan with dsub a
+    compile-time constant (`_scan_block`), so the coordinate loop unrolls inside the vectorized row loop.
+    """
+    U = rows.shape[0]
+    D, dsub, _ = ct.shape
+    nb_max = min(SUB_BLOCK, max(U, 1))
+    out = np.zeros((D, U), np.int32)
+    xb = np.empty((dsub, nb_max), np.float32)
+    best = np.empty(nb_max, np.float32)
+    idx = np.empty(nb_max, np.int32)
+    for j in range(D):
+        cj = ct[j]
+        off = j * dsub
+        for a in range(0, U, nb_max):
+            nb = min(nb_max, U - a)
+            for u in range(nb):
+                r = rows[a + u]
+                for s in range(dsub):
+                    xb[s, u] = x[r, off + s]
+            # literal dsub per branch: after inlining, a constant trip count
+            if dsub == 2:
+                _scan_block(xb, cj, K, nb, best, idx, 2)
+            elif dsub == 4:
+                _scan_block(xb, cj, K, nb, best, idx, 4)
+            elif dsub == 8:
+                _scan_block(xb, cj, K, nb, best, idx, 8)
+            elif dsub == 16:
+                _scan_block(xb, cj, K, nb, best, idx, 16)
+            else:
+                _scan_block(xb, cj, K, nb, best, idx, dsub)
+            for u in range(nb):
+                out[j, a + u] = idx[u]
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scan_block(xb: np.ndarray, cj: np.ndarray, K: int, nb: int, best: np.ndarray, idx: np.ndarray,
+                dsub: int) -> None:
+    """idx[u] = the first k < K of least float32 distance sum_s (xb[s, u] - cj[s, k])^2, for u < nb:
+    xb (dsub, >= nb) float32 a block of rows, cj (dsub, K_t) float32 one subspace's centroids, best (>= nb)
+    float32 and idx (>= nb) int32 scratch (overwritten)."""
+    for u in range(nb):
+        best[u] = np.inf
+        idx[u] = 0
+    for k in range(K):
+        kk = np.int32(k)
+        for u in range(nb):  # selects, not branches: this loop vectorizes
+            dv = np.float32(0.0)  # 0 + t * t is exact: the sum starts at the first square
+            for s in range(dsub):
+                t = xb[s, u] - cj[s, k]
+                dv += t * t
+            m = dv < best[u]
+            best[u] = dv if m else best[u]
+            idx[u] = kk if m else idx[u]
+
+
+def quantize_group_sub(
+    weight: np.ndarray, rows: np.ndarray, start: int, ct: np.ndarray, K: int, table: np.ndarray,
+    codes: np.ndarray, ucodes: np.ndarray, dec: np.ndarray,
+) -> None:
+    """`quantize_group` for dsub > 1: weight (n, d) float32; rows (u,) int64 ids of the group; start its
+    first id; ct (D, dsub, K_t) float32 (`sub_tables` of table) and K the centroids the group may use; table
+    (D, K_t, dsub) float32 the table its codes index; codes (|V_i|, D) int16/int32 the group's buffer (updated
+    at rows - start); ucodes (u, D) int32 and dec (u, d) float32 receive the codes and decoded centroids."""
+    _store_sub(search_sub(weight, rows, ct, K), rows, start, table, codes, ucodes, dec)
+
+
+@njit(cache=True, nogil=True)
+def _store_sub(ct_codes: np.ndarray, rows: np.ndarray, start: int, table: np.ndarray, codes: np.ndarray,
+               ucodes: np.ndarray, dec: np.ndarray) -> None:
+    """The codes ct_codes (D, u) int32 of `search_sub` into ucodes (u, D) and the buffer codes at
+    rows - start, their centroids from table (D, K_t, dsub) into dec (u, D * dsub)."""
+    U, D = ucodes.shape
+    dsub = table.shape[2]
+    for u in range(U):
+        k = rows[u] - start
+        for j in range(D):
+            c = ct_codes[j, u]
+            ucodes[u, j] = c
+            codes[k, j] = c
+            for s in range(dsub):
+                dec[u, j * dsub + s] = table[j, c, s]
+
+
+@njit(cache=True, nogil=True)
+def centroid_grad_sub(gu: np.ndarray, ucodes: np.ndarray, g_table: np.ndarray) -> None:
+    """g_table[j, ucodes[u, j], s] += gu[u, j * dsub + s]. gu (u, d) float32, ucodes (u, D) int32, g_table
+    (D, K_t, dsub) float32 (accumulated in place)."""
+    U, D = ucodes.shape
+    dsub = g_table.shape[2]
+    for u in range(U):
+        for j in range(D):
+            c = ucodes[u, j]
+            for s in range(dsub):
+                g_table[j, c, s] += gu[u, j * dsub + s]
