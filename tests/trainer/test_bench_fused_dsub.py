@@ -64,3 +64,22 @@ def test_md_from_json_needs_out_md(tmp_path: Path) -> None:
 def test_unknown_table_spec_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown table spec"):
         load().table_cfg("lrf:4", 100, 64)
+
+
+def test_baseline_keeps_torchs_search_while_cpu_training_uses_the_kernel() -> None:
+    """The benchmark's torch path searches with torch's baddbmm (the rule dsub > 1 trained with before), even
+    though `nearest_centroid` on CPU now runs the fused kernel's search; the patch is undone on exit."""
+    import numpy as np
+    import torch
+
+    from mgqe.trainer.embeddings import quantizer
+
+    bench = load()
+    rng = np.random.default_rng(0)
+    C = torch.from_numpy((rng.standard_normal((8, 64, 2)) * 0.01 + 1.0).astype(np.float32))
+    x = torch.from_numpy((rng.standard_normal((2000, 8, 2)) * 0.01 + 1.0).astype(np.float32))
+    kernel = nearest_centroid(x, C)  # far from the origin: the two rules differ (test_fused_dsub.py)
+    with bench.torch_rule_search():
+        assert torch.equal(nearest_centroid(x, C), quantizer._nearest_matmul(x, C))
+    assert not torch.equal(kernel, quantizer._nearest_matmul(x, C))
+    assert torch.equal(nearest_centroid(x, C), kernel)

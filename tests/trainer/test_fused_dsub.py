@@ -18,7 +18,7 @@ import torch
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.trainer.embeddings import QuantizedEmbedding, QuantOptions, build_embedding, kernels
 from mgqe.trainer.embeddings.fused import fused_supported
-from mgqe.trainer.embeddings.quantizer import nearest_centroid
+from mgqe.trainer.embeddings.quantizer import _nearest_matmul, nearest_centroid
 
 N, DIM = 60, 8
 # A near-tie: best and second-best float64 distances d1 <= d2 with d2 - d1 <= MARGIN * (||x||^2 + max_k
@@ -112,15 +112,16 @@ def test_search_sub_nan_distances_never_win() -> None:
 
 def test_search_sub_agrees_with_torch_and_float64_outside_near_ties() -> None:
     """Where the two least float64 distances differ by more than MARGIN (`gaps`), the kernel's code is
-    the float64 argmin and `quantizer.nearest_centroid`'s code, on most entries; elsewhere it still picks a
-    least-distance centroid up to float32 rounding. With duplicated centroids (4 copies in a row, which tie
-    exactly) the codes are compared as copy groups and the gaps taken between distinct centroids."""
+    the float64 argmin and torch's code (`quantizer._nearest_matmul`, the GPU rule), on most entries;
+    elsewhere it still picks a least-distance centroid up to float32 rounding. With duplicated centroids
+    (4 copies in a row, which tie exactly) the codes are compared as copy groups and the gaps taken between
+    distinct centroids."""
     rng = np.random.default_rng(1)
     for name, x, C in sub_cases(rng):
         if name.startswith("rounded"):
             continue  # built to tie; covered by the rule test
         ours = search(x, C)
-        ref = nearest_centroid(torch.from_numpy(x), torch.from_numpy(C)).numpy()
+        ref = _nearest_matmul(torch.from_numpy(x), torch.from_numpy(C)).numpy()  # torch's rule (GPU)
         copies = 4 if name.startswith("duplicated") else 1
         distinct = C[:, ::copies]
         assert np.array_equal(distinct.repeat(copies, 1)[:, : C.shape[1]], C), name
@@ -134,6 +135,16 @@ def test_search_sub_agrees_with_torch_and_float64_outside_near_ties() -> None:
         np.testing.assert_allclose(chosen, d.min(-1), rtol=1e-5, atol=1e-12, err_msg=name)
 
 
+def test_cpu_nearest_centroid_is_the_kernel_rule() -> None:
+    """On CPU, evaluation and export refresh codes with `nearest_centroid`, which for dsub > 1 runs the fused
+    lookup's own search, so refreshed codes are the ones training assigned (ties included)."""
+    rng = np.random.default_rng(3)
+    for name, x, C in sub_cases(rng):
+        got = nearest_centroid(torch.from_numpy(x), torch.from_numpy(C))
+        assert got.dtype == torch.int64 and got.shape == x.shape[:2], name
+        np.testing.assert_array_equal(got.numpy(), rule_codes(x, C), err_msg=name)
+
+
 def test_kernel_is_exact_where_the_torch_expansion_cancels() -> None:
     """Rows and centroids far from the origin relative to their spread: torch's x . c - ||c||^2 / 2 in float32
     loses the distance differences to cancellation and misassigns rows even with clear gaps, while the
@@ -145,7 +156,7 @@ def test_kernel_is_exact_where_the_torch_expansion_cancels() -> None:
     exact, _ = gaps(x, C)
     d = np.sort(((x[:, :, None].astype(np.float64) - C[None].astype(np.float64)) ** 2).sum(-1), -1)
     clear = (d[..., 1] - d[..., 0]) / d[..., 1] > 1e-3  # gaps clear relative to the distances themselves
-    ref = nearest_centroid(torch.from_numpy(x), torch.from_numpy(C)).numpy()
+    ref = _nearest_matmul(torch.from_numpy(x), torch.from_numpy(C)).numpy()  # torch's rule (GPU)
     np.testing.assert_array_equal(search(x, C)[clear], exact[clear])
     assert (ref[clear] != exact[clear]).mean() > 0.01  # the torch rule's error this test documents
 

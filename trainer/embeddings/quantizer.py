@@ -22,10 +22,26 @@ _SCORE_BUDGET = 1 << 24
 
 
 def nearest_centroid(x: Tensor, C: Tensor) -> Tensor:
-    """Plain rule. x (b, D, dsub), C (D, K, dsub) -> (b, D) int64."""
+    """Plain rule. x (b, D, dsub), C (D, K, dsub) -> (b, D) int64.
+
+    On CPU both shapes run the compiled search of the fused training lookup (kernels.py), so the codes that
+    evaluation and export refresh are the codes training assigned under the same centroids; elsewhere torch
+    ops (for dsub > 1 they may differ from the CPU kernel at near-ties, see kernels.search_sub)."""
     if C.shape[-1] == 1:
         return _nearest_1d(x[..., 0], C[..., 0])
+    if x.device.type == "cpu":
+        return _nearest_sub_cpu(x, C)
     return _nearest_matmul(x, C)
+
+
+def _nearest_sub_cpu(x: Tensor, C: Tensor) -> Tensor:
+    """dsub > 1 on CPU: kernels.search_sub (float32 direct distances, first index wins ties) over all b rows.
+    x (b, D, dsub), C (D, K, dsub) -> (b, D) int64."""
+    b = x.shape[0]
+    xf = np.ascontiguousarray(x.detach().reshape(b, -1).numpy(), dtype=np.float32)  # (b, D * dsub)
+    ct = kernels.sub_tables(C.detach().numpy())  # (D, dsub, K)
+    codes = kernels.search_sub(xf, np.arange(b, dtype=np.int64), ct, C.shape[1])  # (D, b) int32
+    return torch.from_numpy(np.ascontiguousarray(codes.T, dtype=np.int64))
 
 
 def _nearest_1d(x: Tensor, c: Tensor) -> Tensor:
