@@ -27,7 +27,9 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -98,10 +100,10 @@ def bench_lookup(n: int, args: argparse.Namespace, gen: torch.Generator) -> dict
     per = args.reps // args.naive_reps
     for k in range(args.naive_reps):  # interleaved: one naive batch, then a share of the grouped ones
         for kind in ("fb", "fwd"):
-            t[f"naive_{kind}"].append(timed(lambda b=batches[k], f=fns[f"naive_{kind}"]: f(b)))
+            t[f"naive_{kind}"].append(timed(partial(fns[f"naive_{kind}"], batches[k])))
             for b in batches[k * per : (k + 1) * per]:
                 for path in ("grouped", "torchops"):
-                    t[f"{path}_{kind}"].append(timed(lambda b=b, f=fns[f"{path}_{kind}"]: f(b)))
+                    t[f"{path}_{kind}"].append(timed(partial(fns[f"{path}_{kind}"], b)))
     out: dict[str, object] = {
         "n": n,
         "unique_ids_per_batch": statistics.mean(b.unique().numel() for b in batches),
@@ -167,7 +169,7 @@ def bench_step(n_items: int, args: argparse.Namespace, gen: torch.Generator, bat
     times: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
     for b in batches:  # interleaved per batch so load changes hit every method alike
         for m in methods:
-            times[m].append(timed(lambda m=m, b=b: step(m, b)))
+            times[m].append(timed(partial(step, m, b)))
     med = {m: medians(t) for m, t in times.items()}
     out: dict[str, object] = {"n_items": n_items, "n_users": N_USERS, "batch": batch, "reps": args.reps}
     for k, clock in ((1, "cpu"), (0, "wall")):
@@ -179,7 +181,7 @@ def bench_step(n_items: int, args: argparse.Namespace, gen: torch.Generator, bat
     return out
 
 
-def markdown(res: dict[str, object]) -> str:
+def markdown(res: dict[str, Any]) -> str:
     a = res["args"]
     assert isinstance(a, dict)
     lines = [
@@ -216,7 +218,7 @@ def markdown(res: dict[str, object]) -> str:
         "| speedup fwd, torch ops |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in res["lookup"]:  # type: ignore[union-attr]
+    for r in res["lookup"]:
         lines.append(
             f"| {r['n']:,} | {r['unique_ids_per_batch']:.0f} | {r['grouped_fb_cpu_ms']:.2f} "
             f"| {r['naive_fb_cpu_ms']:.1f} | {r['speedup_fb_cpu']:.1f}x | {r['grouped_fwd_cpu_ms']:.2f} "
@@ -234,7 +236,7 @@ def markdown(res: dict[str, object]) -> str:
         "| MGQE / DPQ | MGQE / FE wall | MGQE torch-ops ms | MGQE torch-ops / FE |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in res["step"]:  # type: ignore[union-attr]
+    for r in res["step"]:
         lines.append(
             f"| {r['n_items']:,} | {r['batch']} | {r['fe_cpu_ms']:.2f} | {r['dpq_cpu_ms']:.2f} "
             f"| {r['mgqe_cpu_ms']:.2f} "
@@ -296,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    res: dict[str, object] = {
+    res: dict[str, Any] = {  # the JSON record
         "command": " ".join(shlex.quote(x) for x in (
             ["python", *sys.argv] if argv is None else ["python", "bench/bench_lookup.py", *argv])),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
@@ -308,12 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.vocab:
         if not args.skip_lookup:
             r = bench_lookup(n, args, gen)
-            res["lookup"].append(r)  # type: ignore[union-attr]
+            res["lookup"].append(r)
             print(json.dumps(r), flush=True)
         if not args.skip_step:
             for batch in dict.fromkeys([args.batch, *args.step_batch]):
                 r = bench_step(n, args, gen, batch)
-                res["step"].append(r)  # type: ignore[union-attr]
+                res["step"].append(r)
                 print(json.dumps(r), flush=True)
     if args.out_json:
         args.out_json.parent.mkdir(parents=True, exist_ok=True)

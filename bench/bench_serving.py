@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +269,7 @@ def asgi_breakdown(artifact: Path, iterations: int = 2000) -> dict:
             async def receive() -> dict:
                 return {"type": "http.request", "body": raw, "more_body": False}
 
-            async def send(_: dict) -> None:
+            async def send(_: MutableMapping[str, Any]) -> None:
                 return None
 
             await app(scope, receive, send)
@@ -367,7 +367,7 @@ def http_part(tmp: Path, duration: int, connections: int, rounds: int = 5) -> di
             time.sleep(0.1)
         else:
             raise SystemExit("server did not become ready")
-        out = {
+        out: dict[str, Any] = {  # the JSON record
             "n_items": 10_000,
             "n_users": 10_000,
             "connections": connections,

@@ -26,6 +26,7 @@ import math
 import re
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -220,13 +221,13 @@ def run_trainer(a: argparse.Namespace) -> dict[str, Any]:
             yield users[ix].to(device), items[ix].to(device), y[ix].to(device)
 
     gmf.GMF.__init__ = patched_init  # type: ignore[method-assign]
-    tr.torch.optim.Adam = adam  # type: ignore[assignment]
+    tr.torch.optim.Adam = adam  # type: ignore[assignment, misc]  # monkeypatching a class with a factory
     if a.neg_filter:
         PointwiseRanking.epoch = filtered_epoch  # type: ignore[method-assign]
     try:
         res = tr.train_model(cfg)
     finally:
-        gmf.GMF.__init__, tr.torch.optim.Adam = orig_init, orig_adam  # type: ignore[method-assign]
+        gmf.GMF.__init__, tr.torch.optim.Adam = orig_init, orig_adam  # type: ignore[method-assign, misc]
         PointwiseRanking.epoch = orig_epoch  # type: ignore[method-assign]
     hist = [{"epoch": h["epoch"], "loss": h["loss"], "valid": h.get("valid")} for h in res.history]
     return summarise(a, hist, final=res.metrics, best_epoch=res.best_epoch)
@@ -309,9 +310,12 @@ def report(runs_path: Path, notes_path: Path | None, data: str = DEFAULT_DATA) -
         n_u = np.bincount(sp["tu"], minlength=sp["n_users"]).astype(np.float64)
         share = 100 * (n_u**2).sum() / (sp["n_items"] * n_u.sum())
         text = text.replace("{{false_neg_share}}", f"{share:.1f}%")
+    def stat(m: re.Match[str], which: str) -> str:
+        return _stats(runs, m.group(1), which)
+
     for kind in ("mean", "valid"):
         text = re.sub(r"\{\{" + kind + r":([^}]+)\}\}",
-                      lambda m, k=kind: _stats(runs, m.group(1), "test" if k == "mean" else "valid"), text)
+                      partial(stat, which="test" if kind == "mean" else "valid"), text)
     rows = ["| variant | seed | best epoch | valid HR@10 | test HR@10 | test NDCG@10 | test HR@10 at "
             "epochs 16-20 (reference only) | command |", "|---|---|---|---|---|---|---|---|"]
     for r in runs:
@@ -437,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     except ReferenceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    keys = ("label", "best_epoch", "valid", "test")
+    keys: tuple[str, ...] = ("label", "best_epoch", "valid", "test")
     if a.cmd == "diag":
         keys = ("label", "rel_quant_error", "hr@10")
     print(json.dumps({k: rec[k] for k in keys}))

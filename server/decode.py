@@ -35,8 +35,12 @@ class TableError(ValueError):
 
 
 class Table(Protocol):
-    n: int
-    d: int
+    """What the server needs of a decoded table; n (rows) and d (dims) are read-only."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def d(self) -> int: ...
 
     def decode(self, rows: np.ndarray) -> np.ndarray: ...
     def inner(self, Q: np.ndarray) -> np.ndarray: ...

@@ -6,7 +6,7 @@ request validation (including malformed JSON) 422; a body over the limit 413; ov
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +23,14 @@ class ApiError(StarletteHTTPException):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(status_code=status, detail=message, headers=headers)
         self.code = code
+
+
+class FieldError(TypedDict):
+    """One entry of a 422's details: where in the request (keys/indices), what, and pydantic's type."""
+
+    loc: list[str]
+    msg: str
+    type: str
 
 
 def limit_error(what: str, value: int, setting: str, limit: int) -> ApiError:
@@ -49,7 +57,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
+        errors: list[FieldError] = [
             {
                 "loc": [str(p) for p in e.get("loc", ())],
                 "msg": str(e.get("msg", "")),
@@ -57,10 +65,10 @@ def install_handlers(app: FastAPI) -> None:
             }
             for e in exc.errors()
         ]
-        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        loc, first_msg = (errors[0]["loc"], errors[0]["msg"]) if errors else ([], "invalid request")
         malformed = any(e["type"] == "json_invalid" for e in errors)
         code = "malformed_json" if malformed else "invalid_request"
-        msg = f"{'.'.join(first['loc'])}: {first['msg']}" if first["loc"] else first["msg"]
+        msg = f"{'.'.join(loc)}: {first_msg}" if loc else first_msg
         return error_response(422, code, msg, details=errors)
 
     @app.exception_handler(UnknownIdError)

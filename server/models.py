@@ -57,7 +57,7 @@ class Vocab:
     def nbytes(self) -> int:
         return int(self.ext.nbytes + self.sorted_ext.nbytes + self.order.nbytes)
 
-    def rows(self, ids: Sequence[int]) -> np.ndarray:
+    def rows(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """External ids -> (m,) int64 rows; raises UnknownIdError naming the first unknown id."""
         q = np.asarray(ids, dtype=np.int64)
         pos = np.searchsorted(self.sorted_ext, q)
@@ -140,7 +140,8 @@ class LoadedModel:
         """sasrec: histories (oldest first) -> (queries (B, d), the rows of each history)."""
         self._require("history queries (send a user)", self.model_type == "sasrec")
         hp = self.header.spec.hparams
-        L, nb, nh = int(hp.get("max_len", 50)), int(hp.get("n_blocks", 2)), int(hp.get("n_heads", 1))
+        L, nb = nn.hparam_int(hp, "max_len", 50), nn.hparam_int(hp, "n_blocks", 2)
+        nh = nn.hparam_int(hp, "n_heads", 1)
         item = self.tables["item"]
         rows = [self.vocab["item"].rows(h) for h in histories]
         emb = np.zeros((len(rows), L, self.d), np.float32)
@@ -276,7 +277,7 @@ def load_model(name: str, version: str, path: Path) -> LoadedModel:
         if not np.isfinite(a).all():
             raise ModelLoadError(f"{path}: 'dense.{key}' holds non-finite values")
         dense[key] = np.array(a, dtype=np.float32)  # a copy, so the file's read buffer is freed
-    if spec.model_type == "sasrec" and spec.d % int(spec.hparams.get("n_heads", 1)):
+    if spec.model_type == "sasrec" and spec.d % nn.hparam_int(spec.hparams, "n_heads", 1):
         raise ModelLoadError(f"{path}: d={spec.d} is not divisible by n_heads={spec.hparams.get('n_heads')}")
     vocab = {t: Vocab.build(t, art.arrays[f"vocab.{t}"]) for t in spec.tables}
     known = None

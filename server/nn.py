@@ -7,7 +7,7 @@ The dense parameter names and the maths are the contract fixed in docs/architect
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -25,6 +25,22 @@ def layer_norm(x: np.ndarray, params: Params, name: str, eps: float = LN_EPS) ->
     mu = x.mean(-1, keepdims=True)
     var = ((x - mu) ** 2).mean(-1, keepdims=True)
     return (x - mu) / np.sqrt(var + eps) * params[f"{name}.weight"] + params[f"{name}.bias"]
+
+
+def hparam_int(hparams: Mapping[str, object], key: str, default: int) -> int:
+    """An integer hyper-parameter of the artifact's spec (values are int | float | str | bool | list[int])."""
+    v = hparams.get(key, default)
+    if not isinstance(v, int | float | str):
+        raise TypeError(f"hparam {key!r} is {v!r}, expected an integer")
+    return int(v)
+
+
+def hparam_ints(hparams: Mapping[str, object], key: str, default: Sequence[int]) -> list[int]:
+    """A list-of-integers hyper-parameter of the artifact's spec (e.g. neumf's "mlp" widths)."""
+    v = hparams.get(key, default)
+    if not isinstance(v, Sequence) or isinstance(v, str):
+        raise TypeError(f"hparam {key!r} is {v!r}, expected a list of integers")
+    return [int(h) for h in v]
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -112,7 +128,7 @@ def dense_shapes(model_type: str, d: int, hparams: Mapping[str, object]) -> dict
     if model_type in ("gmf", "relevance"):
         return {"out.weight": (1, d), "out.bias": (1,)}
     if model_type == "neumf":
-        h1, h2, h3 = (int(h) for h in hparams.get("mlp", [64, 32, 16]))  # type: ignore[union-attr]
+        h1, h2, h3 = hparam_ints(hparams, "mlp", [64, 32, 16])
         return {
             "mlp.0.weight": (h1, 2 * d), "mlp.0.bias": (h1,),
             "mlp.2.weight": (h2, h1), "mlp.2.bias": (h2,),
@@ -120,7 +136,7 @@ def dense_shapes(model_type: str, d: int, hparams: Mapping[str, object]) -> dict
             "out.weight": (1, d + h3), "out.bias": (1,),
         }
     if model_type == "sasrec":
-        L, nb = int(hparams.get("max_len", 50)), int(hparams.get("n_blocks", 2))  # type: ignore[call-overload]
+        L, nb = hparam_int(hparams, "max_len", 50), hparam_int(hparams, "n_blocks", 2)
         shapes: dict[str, tuple[int, ...]] = {
             "pos.weight": (L, d), "last_ln.weight": (d,), "last_ln.bias": (d,),
         }

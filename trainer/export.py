@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from torch import nn
 
 from mgqe.proto.artifact import ArtifactHeader, write_artifact
-from mgqe.proto.config import ModelSpec
+from mgqe.proto.config import ModelSpec, ModelType
 
 from .data.protocol import SplitData
 from .models import GMF, NeuMF, Relevance, SASRec
 from .models.factory import dense_state_dict, embedding_modules
+from .models.sasrec import Block
 from .objectives import PairData
 
 
@@ -37,6 +38,7 @@ def spec_of(model: nn.Module) -> ModelSpec:
     tables = {name: emb.cfg for name, emb in embedding_modules(model).items()}
     d = tables["item"].d
     hp: dict[str, Any]
+    mt: ModelType
     if isinstance(model, GMF):
         mt, hp = "gmf", {"task": model.task}
     elif isinstance(model, NeuMF):
@@ -44,7 +46,7 @@ def spec_of(model: nn.Module) -> ModelSpec:
     elif isinstance(model, SASRec):
         mt = "sasrec"
         hp = {"max_len": model.max_len, "n_blocks": len(model.blocks),
-              "n_heads": model.blocks[0].attn.num_heads if len(model.blocks) else 1}
+              "n_heads": cast(Block, model.blocks[0]).attn.num_heads if len(model.blocks) else 1}
     else:
         mt, hp = "relevance", {}
     return ModelSpec(model_type=mt, d=d, tables=tables, hparams=hp)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import numpy as np
 import torch
@@ -37,6 +38,15 @@ def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.n
 def full_ranking(score_fn: object, split: SplitData, which: str, batch: int = 1024) -> dict[str, float]:
     """HR@10 / NDCG@10 (percent) by the project protocol (mgqe.trainer.metrics); score_fn(users)->(B, n)."""
     return dict(evaluate_full_ranking(score_fn, split, which, k=10, batch_size=batch))  # type: ignore[arg-type]
+
+
+class FullRanker(Protocol):
+    """What full-ranking evaluation calls on a backbone (GMF, NeuMF, SASRec); mypy sees an nn.Module's
+    submodules only as `Tensor | Module`, so evaluate() casts the model to this."""
+
+    def item(self, ids: torch.Tensor) -> torch.Tensor: ...  # the item table: (...,) ids -> (..., d)
+
+    def score_all(self, queries: torch.Tensor, item_table: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
 class Objective:
@@ -132,12 +142,13 @@ class PointwiseRanking(Objective):
     @torch.no_grad()
     def evaluate(self, model: nn.Module, which: str, device: torch.device, eval_batch: int = 1024,
                  ) -> dict[str, float]:
-        E = model.item(torch.arange(self.split.n_items, device=device))
+        ranker = cast(FullRanker, model)
+        E = ranker.item(torch.arange(self.split.n_items, device=device))
         # NeuMF runs its MLP on every (user, item) pair: 500k pairs x 2d floats is about 256 MB
         b = eval_batch if not hasattr(model, "mlp") else max(1, 500_000 // self.split.n_items)
 
         def score(u: np.ndarray) -> np.ndarray:
-            out = [model.score_all(torch.from_numpy(u[s : s + b]).to(device), E).cpu().numpy()
+            out = [ranker.score_all(torch.from_numpy(u[s : s + b]).to(device), E).cpu().numpy()
                    for s in range(0, len(u), b)]
             return np.concatenate(out) if out else np.zeros((0, self.split.n_items), np.float32)
 
@@ -202,11 +213,12 @@ class SequentialRanking(Objective):
     @torch.no_grad()
     def evaluate(self, model: nn.Module, which: str, device: torch.device, eval_batch: int = 1024,
                  ) -> dict[str, float]:
-        E = model.item(torch.arange(self.split.n_items, device=device))
+        ranker = cast(FullRanker, model)
+        E = ranker.item(torch.arange(self.split.n_items, device=device))
         seqs = self.valid_seq if which == "valid" else self.test_seq
 
         def score(u: np.ndarray) -> np.ndarray:
-            return model.score_all(torch.from_numpy(seqs[u]).to(device), E).cpu().numpy()
+            return ranker.score_all(torch.from_numpy(seqs[u]).to(device), E).cpu().numpy()
 
         return full_ranking(score, self.split, which, batch=min(eval_batch, 512))
 

@@ -211,10 +211,15 @@ def resolve_training_data(cfg: TrainConfig, download: bool, log: Log,
         log(f"data: {cfg.dataset} not found ({first_error}); using {provided} already downloaded in {target}")
     except DataError:
         log(f"data: {cfg.dataset} not found ({first_error}); downloading {archive} into {target}")
+        fetch: Callable[[str, Path], object]
         if downloader is None:
-            from mgqe.trainer.data.download import download_dataset as downloader
+            from mgqe.trainer.data.download import download_dataset
+
+            fetch = download_dataset
+        else:
+            fetch = downloader
         try:
-            downloader(archive, target)
+            fetch(archive, target)
             load_interactions(provided, target)
         except (DataError, OSError) as e:
             raise _unavailable(cfg.dataset, f"{first_error}; downloading {archive} failed: {e}") from e

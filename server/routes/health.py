@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request, Response
 
 from mgqe.proto.api import HealthResponse
@@ -13,7 +15,9 @@ router = APIRouter(tags=["health"])
 def _health(request: Request) -> HealthResponse:
     reg = registry(request)
     versions = {m: (reg.models[m].version if m in reg.models else None) for m in reg.configured}
-    status = "draining" if request.app.state.draining else "ok" if reg.ready else "loading"
+    status: Literal["ok", "loading", "draining"] = (
+        "draining" if request.app.state.draining else "ok" if reg.ready else "loading"
+    )
     return HealthResponse(status=status, models=versions)
 
 

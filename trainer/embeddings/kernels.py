@@ -116,7 +116,7 @@ def _cell(v: float, lo: float, scale: float, G: int) -> np.uint64:
     in an earlier cell is below every v of a later one); NaN and values below lo go to cell 0, values at or
     beyond the last midpoint to cell G - 1. Two selects instead of branches (the comparisons are false for
     NaN, which lands in cell 0); unsigned, so indexing with it skips numba's negative-index wraparound."""
-    y = (np.float64(v) - lo) * scale
+    y: float = (np.float64(v) - lo) * scale  # np.float64 is a float; the selects below mix in 0.0
     y = y if y >= 0.0 else 0.0
     top = np.float64(G - 1)
     y = y if y < top else top  # y in [G - 1, G) truncates to G - 1 as before, so the cells are unchanged

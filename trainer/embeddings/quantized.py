@@ -72,6 +72,8 @@ def code_torch_dtype(K: int) -> torch.dtype:
 class QuantizedEmbedding(Embedding):
     """DPQ / MGQE table. See the module docstring for the state and the lookup."""
 
+    _cuts: Tensor  # buffer (m - 1,) int64, registered in __init__
+
     def __init__(
         self, cfg: EmbeddingConfig, *, init_std: float = 0.01, options: QuantOptions | None = None
     ) -> None:

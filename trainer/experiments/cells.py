@@ -93,7 +93,8 @@ def run_cell(cfg: TrainConfig, results: Path, data: Any = None, save_item_arrays
         "provenance": {k: v for k, v in r.provenance.items() if k != "config"},
     }
     if save_item_arrays:  # figure 8 reads the served item codes
-        arrays = embedding_modules(r.model)["item"].export_arrays("item")
+        # dict[str, Any]: mypy would match a **dict[str, ndarray] against savez's `allow_pickle: bool`
+        arrays: dict[str, Any] = embedding_modules(r.model)["item"].export_arrays("item")
         np.savez_compressed(run_dir / "item_arrays.npz", **arrays,
                             item_vocab=getattr(r.data, "item_vocab", np.zeros(0, np.int64)))
     p = cache_path(results, cfg)

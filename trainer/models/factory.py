@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
@@ -12,6 +14,9 @@ from .gmf import GMF
 from .neumf import NeuMF
 from .relevance import Relevance
 from .sasrec import SASRec
+
+if TYPE_CHECKING:  # the embeddings package is imported lazily at run time (see _make_table)
+    from ..embeddings import Embedding
 
 EMBEDDING_ATTRS = ("user", "item")
 
@@ -52,6 +57,6 @@ def dense_param_count(model: nn.Module) -> int:
     return sum(v.numel() for v in dense_state_dict(model).values())
 
 
-def embedding_modules(model: nn.Module) -> dict[str, nn.Module]:
-    """{'user': table, 'item': table} present on the model."""
+def embedding_modules(model: nn.Module) -> dict[str, Embedding]:
+    """{'user': table, 'item': table} present on the model (each built by `build_embedding`)."""
     return {a: getattr(model, a) for a in EMBEDDING_ATTRS if hasattr(model, a)}
