@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import statistics
 import sys
@@ -288,12 +289,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
+# A section another benchmark owns in the same page (bench_fused_dsub.py writes one into docs/bench-lookup.md)
+SECTION = re.compile(r"<!-- (\S+): begin -->.*?<!-- \1: end -->", re.S)
+
+
+def write_markdown(path: Path, text: str) -> None:
+    """Write this benchmark's page to `path`, keeping the marked sections other benchmarks own in the old
+    file (`<!-- NAME: begin -->` ... `<!-- NAME: end -->`), appended after it in their old order."""
+    old = path.read_text() if path.exists() else ""
+    kept = [m.group(0) for m in SECTION.finditer(old)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip("\n") + "".join("\n\n" + k for k in kept) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.md_from_json is not None:
         if args.out_md is None:
             raise SystemExit("--md-from-json needs --out-md")
-        args.out_md.write_text(markdown(json.loads(args.md_from_json.read_text())))
+        write_markdown(args.out_md, markdown(json.loads(args.md_from_json.read_text())))
         return 0
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -321,8 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out_json.parent.mkdir(parents=True, exist_ok=True)
         args.out_json.write_text(json.dumps(res, indent=1) + "\n")
     if args.out_md:
-        args.out_md.parent.mkdir(parents=True, exist_ok=True)
-        args.out_md.write_text(markdown(res))
+        write_markdown(args.out_md, markdown(res))
     return 0
 
 

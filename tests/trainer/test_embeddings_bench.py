@@ -41,6 +41,23 @@ def test_bench_lookup_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
     assert md.read_text() == text
 
 
+def test_bench_lookup_page_keeps_other_benchmarks_sections(tmp_path: Path) -> None:
+    """docs/bench-lookup.md also holds bench_fused_dsub's marked section: rewriting the page keeps it."""
+    mod = load("bench_lookup")
+    js, md = tmp_path / "b.json", tmp_path / "b.md"
+    argv = ["--vocab", "50", "--batch", "16", "--step-batch", "16", "--d", "8", "--D", "8", "--K", "8", "4",
+            "--reps", "1", "--naive-reps", "1", "--out-json", str(js)]
+    assert mod.main(argv) == 0
+    other = "<!-- bench_fused_dsub: begin -->\n## other bench\n| 1 |\n<!-- bench_fused_dsub: end -->"
+    md.write_text(f"# stale page\n\n{other}\n\nstale tail\n")
+    assert mod.main(["--md-from-json", str(js), "--out-md", str(md)]) == 0
+    text = md.read_text()
+    assert "stale" not in text and "--vocab 50" in text
+    assert text.count(other) == 1 and text.index("--vocab 50") < text.index(other)
+    assert mod.main(["--md-from-json", str(js), "--out-md", str(md)]) == 0
+    assert md.read_text() == text  # idempotent: the kept section is not duplicated
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
