@@ -322,10 +322,9 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   implies.
 - Coverage: rows saying "not run" or with fewer seeds done than planned are defined, cached per cell and
   resumable (`--seeds`, `--methods`); each report lists its unfinished cells and the last line of this page
-  estimates the time they need. At the time of writing the GMF rows of table3 are complete; NeuMF's
-  baseline rows, Table 6 beyond GMF's K variants, SASRec's third seed (and most of its rows' second), and the
-  issue-form MGQE and DPQ points of the Figure 6 sweep are not; earlier unfiltered results are in the
-  `-neg_filter=false` reports.
+  estimates the time they need. At the time of writing GMF's rows of table3 and of Table 6 and the whole
+  Figure 6 sweep are complete; NeuMF's baseline rows, most of Table 6 beyond GMF, and the third seed of
+  most SASRec rows are not; earlier unfiltered results are in the `-neg_filter=false` reports.
 - LRF (r=48) started from N(0, 0.01) factors stays at the popularity saddle, with and without the negative
   filter (table3 and `table3-neg_filter=false`); `LRF init 0.1` leaves it, still below FE.
 - Earlier findings that still hold, in the `-neg_filter=false` reports: Figure 8's SQ codes have a dominant
