@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_fused_lookup import step_twins as fused_lookup_step_twins  # same folder, pytest's rootdir import
 
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.trainer.embeddings import QuantizedEmbedding, QuantOptions, build_embedding, kernels
@@ -188,26 +189,8 @@ def assert_no_near_ties(emb: QuantizedEmbedding, ids: torch.Tensor) -> None:
 
 def step_twins(a: QuantizedEmbedding, b: QuantizedEmbedding, ids: torch.Tensor, target: torch.Tensor,
                step: int, aux: bool = False) -> None:
-    """test_fused_lookup.step_twins for dsub > 1: sync b to a, check there is no near-tie, then equal values
-    and code buffers, and gradients equal up to float summation order."""
-    b.load_state_dict(a.state_dict())
-    assert_no_near_ties(a, ids)
-    ea, eb = a(ids), b._lookup_grouped(ids.reshape(-1)).view(*ids.shape, DIM)
-    torch.testing.assert_close(ea, eb, rtol=0, atol=0, msg=f"values differ at step {step}")
-    for i in range(len(a.groups)):
-        assert torch.equal(a.group_codes(i), b.group_codes(i)), f"group {i} codes at step {step}"
-    if aux:
-        assert float(a.aux_loss().detach()) > 0
-        torch.testing.assert_close(a.aux_loss(), b.aux_loss(), rtol=1e-5, atol=1e-9)
-    for emb, e in ((a, ea), (b, eb)):
-        emb.zero_grad()
-        loss = ((e - target[ids]) ** 2).sum()
-        (loss + emb.aux_loss() if aux else loss).backward()
-    for (na, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
-        assert aux or (pa.grad is not None and pb.grad is not None), na
-        ga = pa.grad if pa.grad is not None else torch.zeros_like(pa)
-        gb = pb.grad if pb.grad is not None else torch.zeros_like(pb)
-        torch.testing.assert_close(ga, gb, rtol=1e-5, atol=1e-7, msg=f"{na} grad at {step}")
+    """test_fused_lookup.step_twins, after checking that the batch holds no near-tie (dsub > 1)."""
+    fused_lookup_step_twins(a, b, ids, target, step, aux, before=assert_no_near_ties)
 
 
 @pytest.mark.parametrize("name", sorted(SUB_CFGS))

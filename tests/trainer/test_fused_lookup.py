@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -39,13 +41,17 @@ def brute_force_codes(x: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def step_twins(a: QuantizedEmbedding, b: QuantizedEmbedding, ids: torch.Tensor, target: torch.Tensor,
-               step: int, aux: bool = False) -> None:
+               step: int, aux: bool = False,
+               before: Callable[[QuantizedEmbedding, torch.Tensor], None] | None = None) -> None:
     """Sync b to a, look `ids` up through the fused (a) and torch (b) paths and check equal values and code
-    buffers, then backpropagate a squared loss to `target` (N, DIM) float32 (plus the centroid loss when
+    buffers, then backpropagate a squared loss to `target` (N, d) float32 (plus the centroid loss when
     `aux`) and check equal gradients up to float summation order. A parameter with no gradient on one side
-    counts as a zero gradient (a private table that no id of the batch used)."""
+    counts as a zero gradient (a private table that no id of the batch used). `before(a, ids)` runs after
+    the sync (test_fused_dsub.py checks there that the batch holds no near-tie)."""
     b.load_state_dict(a.state_dict())
-    ea, eb = a(ids), b._lookup_grouped(ids.reshape(-1)).view(*ids.shape, DIM)
+    if before is not None:
+        before(a, ids)
+    ea, eb = a(ids), b._lookup_grouped(ids.reshape(-1)).view(*ids.shape, a.cfg.d)
     torch.testing.assert_close(ea, eb, rtol=0, atol=0, msg=f"values differ at step {step}")
     for i in range(len(a.groups)):
         assert torch.equal(a.group_codes(i), b.group_codes(i)), f"group {i} codes at step {step}"
