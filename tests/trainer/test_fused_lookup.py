@@ -114,9 +114,14 @@ def test_fused_buffer_equals_fresh_assignment_of_looked_up_rows() -> None:
         assert int(a.group_codes(i).max()) < grp.K
 
 
-def test_fused_batch_missing_a_group_still_gives_zero_centroid_grads() -> None:
+@pytest.mark.parametrize("cfg", [
+    FUSED_CFGS["unshared_k"],
+    # mixed dsub (the missing tail group has dsub 2), as the experiments' `unshared D=[64,32]`
+    EmbeddingConfig.mgqe(N, DIM, bounds=[6, N], D=[8, 4], K=16, variant="unshared_d"),
+], ids=["unshared_k", "unshared_d_1_2"])
+def test_fused_batch_missing_a_group_still_gives_zero_centroid_grads(cfg: EmbeddingConfig) -> None:
     """A batch with ids of one group only: the other group's private table gets a zero (not missing) grad."""
-    a, b = twin_tables(FUSED_CFGS["unshared_k"])
+    a, b = twin_tables(cfg)
     ids = torch.tensor([0, 1, 1, 5])  # head group only
     a(ids).sum().backward()
     b._lookup_grouped(ids).sum().backward()
