@@ -31,14 +31,15 @@ run: $(VENV)/.installed
 # install maps mgqe.trainer -> trainer/ through an import hook mypy cannot follow (every `from mgqe.x import y`
 # would be an unchecked Any), so mypy reads the same mapping from a link tree under build/ (git-ignored).
 MYPY_TREE := build/mypy-tree
-MYPY_BENCH := $(patsubst bench/%.py,-m bench.%,$(wildcard bench/*.py))
+# bench/ scripts are checked under their bare names, as they import each other when run as `python bench/X.py`
+MYPY_BENCH := $(patsubst bench/%.py,-m %,$(wildcard bench/*.py))
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	rm -rf $(MYPY_TREE) && mkdir -p $(MYPY_TREE)/mgqe
 	ln -s ../../../mgqe/__init__.py $(MYPY_TREE)/mgqe/__init__.py
 	for p in proto trainer server; do ln -s ../../../$$p $(MYPY_TREE)/mgqe/$$p; done
-	MYPYPATH=$(MYPY_TREE) $(BIN)/mypy -p mgqe $(MYPY_BENCH)
+	MYPYPATH=$(MYPY_TREE):bench $(BIN)/mypy -p mgqe $(MYPY_BENCH)
 
 test: $(VENV)/.installed sysdeps lint
 	$(BIN)/pytest -q

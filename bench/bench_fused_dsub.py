@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
+from md_sections import markers, replace_section
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.trainer.embeddings import (
     QuantizedEmbedding,
@@ -51,7 +52,8 @@ from mgqe.trainer.embeddings import (
 from mgqe.trainer.embeddings.fused import fused_supported
 
 N_USERS, N_ITEMS = 6040, 3416  # ml-1m
-BEGIN, END = "<!-- bench_fused_dsub: begin -->", "<!-- bench_fused_dsub: end -->"
+NAME = "bench_fused_dsub"  # this script's section of the page it writes into (md_sections)
+BEGIN, END = markers(NAME)
 REF_STE = QuantOptions(centroid_task_grad=False, centroid_loss=1.0)  # the suite's "ref-STE" form
 PHASES = ("user_fwd", "item_fwd", "loss", "backward", "adam")
 _SEARCH = [0.0]  # CPU seconds (this thread) in the nearest-centroid searches so far, see time_searches
@@ -216,8 +218,8 @@ def markdown(res: dict[str, Any]) -> str:
         "`dpq:D` is DPQ K=256; `mgqe:D` MGQE shared K=[256, 64], head 10%; `mgqe_ud:D1,D2` MGQE unshared_d "
         "K=256 (dsub = 64 / D). `ref-STE`: the suite's reference straight-through form (centroid_task_grad "
         "false, centroid loss 1.0); `STE`: the default form. JSON: `results/bench_fused_dsub.json`. "
-        "(bench_lookup.py --out-md rewrites this whole file; then restore this section with "
-        "`--md-from-json results/bench_fused_dsub.json --out-md docs/bench-lookup.md`.)",
+        "This section is this script's own (bench/md_sections.py): bench_lookup.py --out-md rewrites the "
+        "page above it and keeps it.",
         "",
         "| config | form | distinct users / items | torch-path step ms | fused step ms | speedup (CPU) "
         "| speedup (wall) | torch path: share of the step in `nearest_centroid` |",
@@ -262,17 +264,6 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this script's marked section of `path` (or append it)."""
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        a, b = text.index(BEGIN), text.index(END) + len(END)
-        text = text[:a] + section.rstrip("\n") + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--configs", nargs="+",
@@ -301,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.md_from_json is not None:
         if args.out_md is None:
             raise SystemExit("--md-from-json needs --out-md")
-        write_section(args.out_md, markdown(json.loads(args.md_from_json.read_text())))
+        replace_section(args.out_md, NAME, markdown(json.loads(args.md_from_json.read_text())))
         return 0
     torch.set_num_threads(1)
     res: dict[str, Any] = {
@@ -323,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out_json.parent.mkdir(parents=True, exist_ok=True)
         args.out_json.write_text(json.dumps(res, indent=1) + "\n")
     if args.out_md:
-        write_section(args.out_md, markdown(res))
+        replace_section(args.out_md, NAME, markdown(res))
     return 0
 
 

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shlex
 import statistics
 import sys
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from md_sections import write_page
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.trainer.embeddings import QuantizedEmbedding, build_embedding
 
@@ -289,25 +289,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
-# A section another benchmark owns in the same page (bench_fused_dsub.py writes one into docs/bench-lookup.md)
-SECTION = re.compile(r"<!-- (\S+): begin -->.*?<!-- \1: end -->", re.S)
-
-
-def write_markdown(path: Path, text: str) -> None:
-    """Write this benchmark's page to `path`, keeping the marked sections other benchmarks own in the old
-    file (`<!-- NAME: begin -->` ... `<!-- NAME: end -->`), appended after it in their old order."""
-    old = path.read_text() if path.exists() else ""
-    kept = [m.group(0) for m in SECTION.finditer(old)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "".join("\n\n" + k for k in kept) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.md_from_json is not None:
         if args.out_md is None:
             raise SystemExit("--md-from-json needs --out-md")
-        write_markdown(args.out_md, markdown(json.loads(args.md_from_json.read_text())))
+        write_page(args.out_md, markdown(json.loads(args.md_from_json.read_text())))
         return 0
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -335,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out_json.parent.mkdir(parents=True, exist_ok=True)
         args.out_json.write_text(json.dumps(res, indent=1) + "\n")
     if args.out_md:
-        write_markdown(args.out_md, markdown(res))
+        write_page(args.out_md, markdown(res))
     return 0
 
 

@@ -23,7 +23,6 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_lookup as bl
-
 from mgqe.trainer.embeddings import kernels
 
 KERNELS = ("unique_slots", "sorted_tables", "prefix_tables", "sort_keys", "build_tables", "quantize_group",

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from pipeline_helpers import run_cli, write_config
-from serve_process import start_server, stop_server, wait_for
 
 from mgqe.proto import store as st
 from mgqe.proto.artifact import read_artifact
+from serve_process import start_server, stop_server, wait_for
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from artifact_factory import METHODS, gmf_spec, random_arrays
-from artifact_factory import tiny_table as table
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from artifact_factory import METHODS, gmf_spec, random_arrays
+from artifact_factory import tiny_table as table
 from mgqe.proto import sizes
 from mgqe.proto.artifact import (
     ALIGN,

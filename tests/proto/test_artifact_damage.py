@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from artifact_factory import gmf_spec, random_arrays
 
+from artifact_factory import gmf_spec, random_arrays
 from mgqe.proto.artifact import (
     ALIGN,
     MAGIC,

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from artifact_factory import gmf_spec, random_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from artifact_factory import gmf_spec, random_arrays
 from mgqe.proto.artifact import MAGIC, PREFIX, align_up, read_artifact, read_header, write_artifact
 from mgqe.proto.errors import ArtifactError
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from artifact_factory import gmf_spec, random_arrays, random_known
-from artifact_factory import tiny_table as table
 from test_artifact_damage import expect, expect_on_data, relayout, split
 
 import mgqe.proto
+from artifact_factory import gmf_spec, random_arrays, random_known
+from artifact_factory import tiny_table as table
 from mgqe.proto.artifact import KNOWN_INDPTR, KNOWN_ITEMS, read_artifact, write_artifact
 from mgqe.proto.cli import main, size_report
 from mgqe.proto.config import ModelSpec

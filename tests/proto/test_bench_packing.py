@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_packing.py"
-
-
-def load_bench():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_packing", BENCH)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+import bench_packing  # bench/ is on pytest's pythonpath (pyproject.toml)
 
 
 def test_bench_writes_json_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bench = load_bench()
+    bench = bench_packing
     out = tmp_path / "bench"
     assert bench.main(["--codes", "6400", "--repeats", "1", "--items", "50", "--out", str(out)]) == 0
     res = json.loads(out.with_suffix(".json").read_text())
@@ -33,5 +24,5 @@ def test_bench_writes_json_and_markdown(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_bench_rejects_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
-        load_bench().main(["--codes", "3"])
+        bench_packing.main(["--codes", "3"])
     assert e.value.code == 2 and "--codes must be >= 64" in capsys.readouterr().err

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from artifact_factory import gmf_spec, random_arrays
 
+from artifact_factory import gmf_spec, random_arrays
 from mgqe.proto.artifact import write_artifact
 from mgqe.proto.cli import COMMANDS, main
 from mgqe.proto.config import EmbeddingConfig, ModelSpec

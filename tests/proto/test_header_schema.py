@@ -9,9 +9,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from artifact_factory import METHODS, gmf_spec, random_arrays
 
 import mgqe.proto
+from artifact_factory import METHODS, gmf_spec, random_arrays
 from mgqe.proto.artifact import PREFIX, write_artifact
 from mgqe.proto.cli import header_json_schema
 

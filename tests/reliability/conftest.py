@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from artifact_factory import HPARAMS, write_model
 from reliability_helpers import N_ITEMS, N_USERS
+
+from artifact_factory import HPARAMS, write_model
 
 
 @pytest.fixture(scope="session")

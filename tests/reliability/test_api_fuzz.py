@@ -26,10 +26,11 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from artifact_factory import HPARAMS
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from reliability_helpers import N_ITEMS, N_USERS
+
+from artifact_factory import HPARAMS
 
 TOKEN = "fuzz-admin-token"
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +72,6 @@ def _narrowed(spec: dict, names: list[str]) -> dict:
 def _build_app() -> tuple[object, Path]:
     """The app over a fresh small store (built at import: schemathesis parametrizes at collection)."""
     from artifact_factory import HPARAMS, write_model
-
     from mgqe.proto.store import publish
     from mgqe.server.app import create_app
     from mgqe.server.settings import Settings

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from serve_process import start_server, stop_server, wait_for
 
 USER = 7  # an external user id of the factory's tables (vocab = permutation(n) * 3 + 7)

@@ -6,23 +6,15 @@ by ~2.5 versions)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
+
+import bench_reload_load  # bench/ is on pytest's pythonpath (pyproject.toml)
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_reload_load.py"
 
 
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_reload_load", BENCH)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_ten_swaps_under_load_no_failed_request(tmp_path: Path) -> None:
-    bench = load_bench()
+    bench = bench_reload_load
     res = bench.run(tmp_path, n_users=10_000, n_items=10_000, d=32, clients=2, dwell_s=0.0, interval_s=0.05)
     assert res["requests_failed"] == 0, res["failures_sample"]
     assert res["damaged_served"] == 0

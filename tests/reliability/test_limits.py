@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from serve_process import start_server, stop_server
 
 IDS = [7 + 3 * i for i in range(10)]  # external ids of the factory's tables (vocab = permutation * 3 + 7)

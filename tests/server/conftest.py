@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from artifact_factory import HPARAMS, write_model
 from fastapi.testclient import TestClient
+
+from artifact_factory import HPARAMS, write_model
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from artifact_factory import table_arrays, table_config, write_model
 
+from artifact_factory import table_arrays, table_config, write_model
 from mgqe.proto.artifact import read_artifact
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.server.decode import PQTable, TableError, build_table

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from test_decode import reference_table
 
 from mgqe.proto.artifact import read_artifact
 from mgqe.server import nn
+from test_decode import reference_table
 
 
 @pytest.fixture(scope="module")

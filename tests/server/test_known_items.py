@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from artifact_factory import write_model
 from fastapi.testclient import TestClient
-from test_decode import reference_table
 
+from artifact_factory import write_model
 from mgqe.proto.artifact import read_artifact
 from mgqe.server.models import UnsupportedOperationError, load_model
+from test_decode import reference_table
 
 USERS = [0, 5, 900]  # internal rows of the users queried
 TOP = 8  # each queried user "knows" its own top-8 items, so excluding them changes the answer

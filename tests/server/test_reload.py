@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from artifact_factory import write_model
 from fastapi.testclient import TestClient
 
+from artifact_factory import write_model
 from mgqe.proto.store import publish, set_current, version_path
 from mgqe.server.metrics import LOGGER_NAME, JsonFormatter
 

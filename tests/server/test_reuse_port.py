@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from artifact_factory import write_model
-from serve_process import BIN, free_port, stop_server, wait_for
 
+from artifact_factory import write_model
 from mgqe.server.cli import bind_tcp, bind_unix, settings_from_args
+from serve_process import BIN, free_port, stop_server, wait_for
 
 Replicas = tuple[int, list[Path], list[subprocess.Popen]]  # shared port, Unix sockets, processes
 

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+import bench_fused_dsub  # bench/ is on pytest's pythonpath (pyproject.toml)
 from mgqe.trainer.embeddings.quantizer import nearest_centroid
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_fused_dsub.py"
 
 
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_fused_dsub", BENCH)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_fused_dsub"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_tiny_run_writes_json_and_replaces_only_its_section(tmp_path: Path) -> None:
-    mod = load()
+    mod = bench_fused_dsub
     md = tmp_path / "bench.md"
     md.write_text("# other benchmark\n\nkept text\n")
     out = tmp_path / "r.json"
@@ -53,17 +42,17 @@ def test_tiny_run_writes_json_and_replaces_only_its_section(tmp_path: Path) -> N
                                  ["--forms", "other"]])
 def test_bad_flags_are_refused(bad: list[str]) -> None:
     with pytest.raises(SystemExit):
-        load().parse_args(bad)
+        bench_fused_dsub.parse_args(bad)
 
 
 def test_md_from_json_needs_out_md(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="needs --out-md"):
-        load().main(["--md-from-json", str(tmp_path / "r.json")])
+        bench_fused_dsub.main(["--md-from-json", str(tmp_path / "r.json")])
 
 
 def test_unknown_table_spec_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown table spec"):
-        load().table_cfg("lrf:4", 100, 64)
+        bench_fused_dsub.table_cfg("lrf:4", 100, 64)
 
 
 def test_baseline_keeps_torchs_search_while_cpu_training_uses_the_kernel() -> None:
@@ -74,7 +63,7 @@ def test_baseline_keeps_torchs_search_while_cpu_training_uses_the_kernel() -> No
 
     from mgqe.trainer.embeddings import quantizer
 
-    bench = load()
+    bench = bench_fused_dsub
     rng = np.random.default_rng(0)
     C = torch.from_numpy((rng.standard_normal((8, 64, 2)) * 0.01 + 1.0).astype(np.float32))
     x = torch.from_numpy((rng.standard_normal((2000, 8, 2)) * 0.01 + 1.0).astype(np.float32))

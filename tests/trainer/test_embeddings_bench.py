@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+import bench_lookup  # bench/ is on pytest's pythonpath (pyproject.toml)
+import dpq_choices
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_bench_lookup_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
-    mod = load("bench_lookup")
+    mod = bench_lookup
     js, md = tmp_path / "b.json", tmp_path / "b.md"
     argv = ["--vocab", "50", "--batch", "16", "--step-batch", "24", "--d", "8", "--D", "8", "--K", "8", "4",
             "--reps", "2", "--naive-reps", "1", "--out-json", str(js), "--out-md", str(md)]
@@ -43,7 +36,7 @@ def test_bench_lookup_tiny_run_writes_json_and_markdown(tmp_path: Path) -> None:
 
 def test_bench_lookup_page_keeps_other_benchmarks_sections(tmp_path: Path) -> None:
     """docs/bench-lookup.md also holds bench_fused_dsub's marked section: rewriting the page keeps it."""
-    mod = load("bench_lookup")
+    mod = bench_lookup
     js, md = tmp_path / "b.json", tmp_path / "b.md"
     argv = ["--vocab", "50", "--batch", "16", "--step-batch", "16", "--d", "8", "--D", "8", "--K", "8", "4",
             "--reps", "1", "--naive-reps", "1", "--out-json", str(js)]
@@ -72,7 +65,7 @@ def test_bench_lookup_page_keeps_other_benchmarks_sections(tmp_path: Path) -> No
 def test_bench_lookup_rejects_bad_flags(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    mod = load("bench_lookup")
+    mod = bench_lookup
     with pytest.raises(SystemExit) as e:
         mod.parse_args(argv)
     assert e.value.code == 2
@@ -80,7 +73,7 @@ def test_bench_lookup_rejects_bad_flags(
 
 
 def test_dpq_choices_tiny_reconstruction(tmp_path: Path) -> None:
-    mod = load("dpq_choices")
+    mod = dpq_choices
     js = tmp_path / "c.json"
     argv = ["--D", "8", "--K", "4", "--rec-n", "30", "--rec-steps", "3", "--rec-batch", "8",
             "--out-json", str(js), "--out-md", str(tmp_path / "c.md")]
@@ -94,5 +87,5 @@ def test_dpq_choices_tiny_reconstruction(tmp_path: Path) -> None:
 
 def test_dpq_choices_rejects_negative_epochs(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        load("dpq_choices").main(["--gmf-epochs", "-1"])
+        dpq_choices.main(["--gmf-epochs", "-1"])
     assert "--gmf-epochs must be >= 0" in capsys.readouterr().err

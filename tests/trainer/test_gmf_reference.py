@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
+import gmf_reference as ref  # bench/ is on pytest's pythonpath (pyproject.toml)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gmf_reference", ROOT / "bench" / "gmf_reference.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gmf_reference"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ref = _load()
 
 
 def _write_sasrec(path: Path, n_users: int = 30, n_items: int = 25, seed: int = 0) -> list[list[int]]:
