@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import torch
 from test_fused_lookup import step_twins as fused_lookup_step_twins  # same folder, pytest's rootdir import
+from test_fused_lookup import twin_tables
 
 from mgqe.proto.config import EmbeddingConfig
-from mgqe.trainer.embeddings import QuantizedEmbedding, QuantOptions, build_embedding, kernels
+from mgqe.trainer.embeddings import QuantizedEmbedding, QuantOptions, kernels
 from mgqe.trainer.embeddings.fused import fused_supported
 from mgqe.trainer.embeddings.quantizer import _nearest_matmul, nearest_centroid
 
@@ -162,19 +163,6 @@ def test_kernel_is_exact_where_the_torch_expansion_cancels() -> None:
     assert (ref[clear] != exact[clear]).mean() > 0.01  # the torch rule's error this test documents
 
 
-def twin_tables(cfg: EmbeddingConfig, seed: int = 0, quant: QuantOptions | None = None,
-                ) -> tuple[QuantizedEmbedding, QuantizedEmbedding]:
-    """Two identical tables; the first looks up through the fused path, the second through the torch path."""
-    torch.manual_seed(seed)
-    a = build_embedding(cfg, quant=quant)
-    b = build_embedding(cfg, quant=quant)
-    b.load_state_dict(a.state_dict())
-    assert isinstance(a, QuantizedEmbedding) and isinstance(b, QuantizedEmbedding)
-    a.train()
-    b.train()
-    return a, b
-
-
 def assert_no_near_ties(emb: QuantizedEmbedding, ids: torch.Tensor) -> None:
     """The rows `ids` have a clear nearest centroid in every subspace (the precondition for equal codes)."""
     flat = ids.reshape(-1).unique()
@@ -239,26 +227,6 @@ def test_fused_dsub_buffer_equals_fresh_assignment_of_looked_up_rows(name: str) 
         assert bool(clear.all()), "generated data without near-ties"
         assert torch.equal(a.group_codes(i).long()[clear], a.fresh_codes(i)[clear]), f"group {i}"
         assert int(a.group_codes(i).max()) < grp.K
-
-
-def test_fused_dsub_weight_grad_is_the_full_embedding_grad_bit_for_bit() -> None:
-    """The straight-through weight gradient equals torch's full-embedding backward of the same ids exactly
-    (one torch thread: its summation order), with many repeats of some ids."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        a, _ = twin_tables(SUB_CFGS["unshared_d_1_2"])
-        g = torch.Generator().manual_seed(4)
-        ids = torch.cat([torch.randint(0, N, (500,), generator=g), torch.zeros(300, dtype=torch.long)])
-        ids = ids[torch.randperm(len(ids), generator=g)]
-        up = torch.randn(len(ids), DIM, generator=g)
-        (a(ids) * up).sum().backward()
-        w = a.weight.detach().clone().requires_grad_(True)
-        (torch.nn.functional.embedding(ids, w) * up).sum().backward()
-        assert a.weight.grad is not None and w.grad is not None
-        assert torch.equal(a.weight.grad, w.grad)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_centroid_grad_sub_is_a_scatter_add() -> None:

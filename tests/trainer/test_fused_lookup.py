@@ -131,14 +131,21 @@ def test_fused_batch_missing_a_group_still_gives_zero_centroid_grads(cfg: Embedd
     assert float(a.group_centroids[1].grad.abs().sum()) == 0.0  # type: ignore[union-attr]
 
 
-def test_fused_weight_grad_is_the_full_embedding_grad_bit_for_bit() -> None:
+@pytest.mark.parametrize("cfg", [
+    FUSED_CFGS["shared_k"],
+    # dsub > 1 groups (quantize_group_sub) and mixed dsub; the weight gradient does not depend on the codes,
+    # so no near-tie guard is needed here
+    EmbeddingConfig.mgqe(N, DIM, bounds=[6, N], D=[8, 4], K=16, variant="unshared_d"),
+], ids=["shared_k", "unshared_d_1_2"])
+def test_fused_weight_grad_is_the_full_embedding_grad_bit_for_bit(cfg: EmbeddingConfig) -> None:
     """The straight-through weight gradient (reduce_rows + scatter_rows) equals torch's full-embedding
     backward of the same ids exactly, with many repeats of some ids (one torch thread: its summation
     order)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        a, _ = twin_tables(FUSED_CFGS["shared_k"])
+        a, _ = twin_tables(cfg)
+        assert fused_supported(a)
         g = torch.Generator().manual_seed(4)
         ids = torch.cat([torch.randint(0, N, (500,), generator=g), torch.zeros(300, dtype=torch.long)])
         ids = ids[torch.randperm(len(ids), generator=g)]
