@@ -33,6 +33,8 @@ run: $(VENV)/.installed
 MYPY_TREE := build/mypy-tree
 # bench/ scripts are checked under their bare names, as they import each other when run as `python bench/X.py`
 MYPY_BENCH := $(patsubst bench/%.py,-m %,$(wildcard bench/*.py))
+# tests/: each folder on its own, as its modules import their neighbours by bare name (pytest's rootdir
+# import) and two folders have a conftest.py, which one run would see as one module twice
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -40,6 +42,7 @@ lint: $(VENV)/.installed
 	ln -s ../../../mgqe/__init__.py $(MYPY_TREE)/mgqe/__init__.py
 	for p in proto trainer server; do ln -s ../../../$$p $(MYPY_TREE)/mgqe/$$p; done
 	MYPYPATH=$(MYPY_TREE):bench $(BIN)/mypy -p mgqe $(MYPY_BENCH)
+	for d in $(wildcard tests/*/); do MYPYPATH=$(MYPY_TREE):bench:tests/server:$$d $(BIN)/mypy $$d || exit 1; done
 
 test: $(VENV)/.installed sysdeps lint
 	$(BIN)/pytest -q

@@ -224,6 +224,7 @@ def _first_user(compose: list[str], env: dict[str, str]) -> int:
 def _record(times: dict[str, float], facts: dict[str, object], base_image: str, torn_down: bool) -> None:
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
+    seconds = {k: round(v, 1) for k, v in times.items()}
     rec = {
         "command": 'eval "$(docker/dev-engine.sh)" && '
         ".venv/bin/pytest -m docker tests/docker/test_compose_real.py",
@@ -231,11 +232,11 @@ def _record(times: dict[str, float], facts: dict[str, object], base_image: str, 
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared VM), {platform.platform()}",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "torn_down": torn_down,
-        "seconds": {k: round(v, 1) for k, v in times.items()},
+        "seconds": seconds,
         "checked": facts,
     }
     (out / "docker-compose-test.json").write_text(json.dumps(rec, indent=1) + "\n")
-    rows = "\n".join(f"| {k} | {v:.1f} |" for k, v in rec["seconds"].items())
+    rows = "\n".join(f"| {k} | {v:.1f} |" for k, v in seconds.items())
     (out / "docker-compose-test.md").write_text(
         f"# docker-compose test timings\n\n`{rec['command']}` on {rec['machine']}, base image "
         f"`{base_image}`, {rec['when']}.\n\n| phase | seconds |\n|---|---|\n{rows}\n\n"

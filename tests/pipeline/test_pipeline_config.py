@@ -160,7 +160,7 @@ def _artifact(path: Path, metrics: dict[str, float]) -> Path:
     tables = {"user": EmbeddingConfig.fe(3, d), "item": EmbeddingConfig.fe(4, d)}
     spec = ModelSpec(model_type="gmf", d=d, tables=tables, hparams={"task": "ranking"})
     rng = np.random.default_rng(0)
-    arrays = {"user.weight": rng.standard_normal((3, d)).astype(np.float32),
+    arrays: dict[str, np.ndarray] = {"user.weight": rng.standard_normal((3, d)).astype(np.float32),
               "item.weight": rng.standard_normal((4, d)).astype(np.float32),
               "vocab.user": np.arange(3, dtype=np.int64), "vocab.item": np.arange(4, dtype=np.int64) + 10,
               "dense.out.weight": np.ones((1, d), np.float32), "dense.out.bias": np.zeros(1, np.float32)}

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from mgqe.proto.artifact import (
     required_arrays,
     write_artifact,
 )
-from mgqe.proto.config import EmbeddingConfig, GroupSpec, ModelSpec
+from mgqe.proto.config import EmbeddingConfig, GroupSpec, MGQEVariant, ModelSpec, ModelType
 from mgqe.proto.errors import (
     ArrayMismatchError,
     ArtifactIOError,
@@ -78,7 +79,9 @@ def test_round_trip_every_method(tmp_path: Path, method: str) -> None:
         ("relevance", ("item",), {"out.weight": (1, 8), "out.bias": (1,)}),
     ],
 )
-def test_round_trip_other_backbones(tmp_path: Path, model_type: str, tables: tuple, dense: dict) -> None:
+def test_round_trip_other_backbones(
+    tmp_path: Path, model_type: ModelType, tables: tuple, dense: dict
+) -> None:
     spec = ModelSpec(
         model_type=model_type, d=8, tables={t: table("mgqe", 9) for t in tables}, hparams={"mlp": [4, 2, 1]}
     )
@@ -102,7 +105,7 @@ def embedding_configs(draw: st.DrawFn, n: int, d: int) -> EmbeddingConfig:
     m = draw(st.integers(1, min(n, 4)))
     inner = draw(st.sets(st.integers(1, n - 1), min_size=m - 1, max_size=m - 1)) if m > 1 else set()
     bounds = [*sorted(inner), n]
-    variant = draw(st.sampled_from(["shared_k", "unshared_k", "unshared_d"]))
+    variant = draw(st.sampled_from(get_args(MGQEVariant)))
     if variant == "unshared_d":
         Ds, Ks = [draw(st.sampled_from(divisors)) for _ in bounds], 2 ** draw(st.integers(1, 12))
     else:
@@ -113,7 +116,7 @@ def embedding_configs(draw: st.DrawFn, n: int, d: int) -> EmbeddingConfig:
 @st.composite
 def model_specs(draw: st.DrawFn) -> ModelSpec:
     d = draw(st.sampled_from([1, 2, 4, 6, 8]))
-    model_type = draw(st.sampled_from(["gmf", "sasrec"]))
+    model_type: ModelType = draw(st.sampled_from(["gmf", "sasrec"]))
     names = ["user", "item"] if model_type == "gmf" else ["item"]
     tables = {t: draw(embedding_configs(draw(st.integers(1, 20)), d)) for t in names}
     return ModelSpec(model_type=model_type, d=d, tables=tables)

@@ -223,9 +223,9 @@ def test_nonzero_alignment_padding(good: Path) -> None:
     header, data = split(good)
     first = header["buffers"][0]
     assert header["buffers"][1]["offset"] > first["nbytes"], "fixture needs padding after the first buffer"
-    data = bytearray(data)
-    data[first["nbytes"]] = 1
-    good.write_bytes(join(header, bytes(data)))
+    buf = bytearray(data)
+    buf[first["nbytes"]] = 1
+    good.write_bytes(join(header, bytes(buf)))
     expect_on_data(good, BufferLayoutError, "non-zero alignment padding")
 
 
@@ -303,9 +303,9 @@ def test_dense_buffer_must_be_float32(good: Path) -> None:
 def test_flipped_payload_bit(good: Path) -> None:
     header, data = split(good)
     b = header["buffers"][0]
-    data = bytearray(data)
-    data[b["offset"] + b["nbytes"] // 2] ^= 0x10
-    good.write_bytes(join(header, bytes(data)))
+    buf = bytearray(data)
+    buf[b["offset"] + b["nbytes"] // 2] ^= 0x10
+    good.write_bytes(join(header, bytes(buf)))
     expect_on_data(good, ChecksumError, b["name"].replace(".", r"\."))
     assert read_artifact(good, verify_checksums=False).arrays[b["name"]].shape == tuple(b["shape"])
 

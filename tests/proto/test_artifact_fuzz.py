@@ -21,10 +21,9 @@ from artifact_factory import gmf_spec, random_arrays
 from mgqe.proto.artifact import MAGIC, PREFIX, align_up, read_artifact, read_header, write_artifact
 from mgqe.proto.errors import ArtifactError
 
-SETTINGS = {
-    "deadline": None,
-    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-}
+# every property test here: no deadline (the shared CI cores are slow), function-scoped fixtures on purpose
+SETTINGS = settings(deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def valid_artifact(tmp: Path) -> bytes:
@@ -116,7 +115,7 @@ def valid(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 def _run(kind: str, n: int) -> Any:
-    @settings(max_examples=n, **SETTINGS)
+    @settings(SETTINGS, max_examples=n)
     @given(data=st.data())
     def check(tmp_path: Path, valid: bytes, data: st.DataObject) -> None:
         if kind == "random":

@@ -29,7 +29,7 @@ def tiny() -> tuple[ModelSpec, dict[str, np.ndarray]]:
         },
         hparams={"task": "ranking"},
     )
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "user.codes": (np.arange(12).reshape(3, 4) * 5) % 8,
         "user.lo": np.linspace(-1, 0, 4, dtype=np.float32),
         "user.hi": np.linspace(0.5, 1, 4, dtype=np.float32),

@@ -59,8 +59,9 @@ def test_stream_is_seamless_across_pack_chunks(bits: int, monkeypatch: pytest.Mo
 
 
 def test_large_matrix_round_trip() -> None:
-    codes = np.random.default_rng(0).integers(0, 1 << 13, size=(100_003, 16))  # 1.6M codes, odd tail
-    np.testing.assert_array_equal(unpack_codes(pack_codes(codes, 13), *codes.shape, 13), codes)
+    n, D = 100_003, 16  # 1.6M codes, odd tail
+    codes = np.random.default_rng(0).integers(0, 1 << 13, size=(n, D))
+    np.testing.assert_array_equal(unpack_codes(pack_codes(codes, 13), n, D, 13), codes)
 
 
 def test_unpack_accepts_memoryview_and_uint8_array() -> None:

@@ -28,6 +28,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
 from reliability_helpers import N_ITEMS, N_USERS
 
 from artifact_factory import HPARAMS
@@ -83,7 +84,7 @@ def _build_app() -> tuple[object, Path]:
     # them (valid or just over) stays far below max_body_bytes and is judged by the schema, not a 413.
     settings = Settings(  # type: ignore[call-arg]
         store=root / "store",
-        admin_token=TOKEN,
+        admin_token=SecretStr(TOKEN),
         reload_interval_s=0,
         log_level="WARNING",
         max_batch=16,

@@ -60,7 +60,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
             top = np.argsort(-reference_scores(plain, u), kind="stable")[:TOP]
             per_user[u] = np.union1d(top, per_user[u])
         indptr = np.concatenate([[0], np.cumsum([len(x) for x in per_user])]).astype(np.int64)
-        known = {"known.indptr": indptr, "known.items": np.concatenate(per_user).astype(np.int32)}
+        known: dict[str, np.ndarray] = {"known.indptr": indptr,
+                                        "known.items": np.concatenate(per_user).astype(np.int32)}
         path = write_model(root / f"{mt}_known.mgqe", mt, seed=1, extra=known)
         out[mt] = {"plain": plain, "known": path, "per_user": per_user, "csr": known}
     return out

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from mgqe.server.app import create_app
 from mgqe.server.settings import Settings
 
@@ -21,7 +23,7 @@ SNAPSHOT = Path(__file__).resolve().parents[2] / "proto" / "openapi.json"
 
 def current_openapi(tmp: Path) -> dict[str, Any]:
     # The store path only has to exist; no model is loaded to build the document.
-    settings = Settings(store=tmp, admin_token="snapshot-token", reload_interval_s=0)
+    settings = Settings(store=tmp, admin_token=SecretStr("snapshot-token"), reload_interval_s=0)
     return create_app(settings).openapi()
 
 

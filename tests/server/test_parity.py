@@ -41,11 +41,11 @@ def table(method: str, n: int) -> torch.nn.Module:
     return emb
 
 
-def build(model_type: str, method: str) -> torch.nn.Module:
+def build(model_type: str, method: str) -> GMF | NeuMF | SASRec | Relevance:
     torch.manual_seed(0)
     item = table(method, N_ITEMS)
     if model_type == "gmf":
-        m: torch.nn.Module = GMF(table(method, N_USERS), item, D, N_ITEMS)
+        m: GMF | NeuMF | SASRec | Relevance = GMF(table(method, N_USERS), item, D, N_ITEMS)
     elif model_type == "neumf":
         m = NeuMF(table(method, N_USERS), item, D, N_ITEMS, mlp=(16, 8, 4))
     elif model_type == "sasrec":
@@ -76,6 +76,7 @@ def export(m: torch.nn.Module, tmp_path: Path, with_users: bool):  # type: ignor
 @pytest.mark.parametrize("model_type", ["gmf", "neumf"])
 def test_user_models(model_type: str, method: str, tmp_path: Path) -> None:
     m = build(model_type, method)
+    assert isinstance(m, GMF | NeuMF)
     served, data = export(m, tmp_path, with_users=True)
     users = np.array([0, 7, N_USERS - 1])
     with torch.no_grad():
@@ -90,6 +91,7 @@ def test_user_models(model_type: str, method: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("method", ["fe", "mgqe", "sq"])
 def test_sasrec(method: str, tmp_path: Path) -> None:
     m = build("sasrec", method)
+    assert isinstance(m, SASRec)
     served, data = export(m, tmp_path, with_users=False)
     L, pad = 12, N_ITEMS
     histories = [[3, 50, 7], list(range(20, 40)), [N_ITEMS - 1]]  # short, longer than L, one item

@@ -8,6 +8,7 @@ import torch
 
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.trainer.embeddings import (
+    Embedding,
     QuantizedEmbedding,
     QuantOptions,
     ScalarQuantizedEmbedding,
@@ -44,7 +45,7 @@ def assert_nearest(x: torch.Tensor, C: torch.Tensor, codes: torch.Tensor) -> Non
     torch.testing.assert_close(chosen, dist.min(-1).values, rtol=0, atol=1e-12)
 
 
-def train_steps(emb: torch.nn.Module, steps: int = 5, seed: int = 0) -> None:
+def train_steps(emb: Embedding, steps: int = 5, seed: int = 0) -> None:
     """A few Adam steps on a random regression target, batches with repeated ids."""
     g = torch.Generator().manual_seed(seed)
     target = torch.randn(N, DIM, generator=g) * 0.05
@@ -205,6 +206,7 @@ def test_grouped_and_naive_lookup_agree(name: str) -> None:
 def test_eval_forward_does_not_change_codes_or_read_weights() -> None:
     torch.manual_seed(7)
     emb = build_embedding(QUANT_CFGS["shared_k"]).eval()
+    assert isinstance(emb, QuantizedEmbedding)
     before = {k: v.clone() for k, v in emb.state_dict().items() if "codes" in k}
     out1 = emb(torch.arange(N))
     with torch.no_grad():
@@ -314,6 +316,7 @@ def test_sq_trains_as_fe_then_dequantizes() -> None:
 
 def test_sq_constant_dimension_decodes_exactly() -> None:
     emb = build_embedding(EmbeddingConfig.sq(5, 2, bits=8))
+    assert isinstance(emb, ScalarQuantizedEmbedding)
     with torch.no_grad():
         emb.weight[:, 1] = 0.25
     emb.finalize()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,7 +94,7 @@ def test_run_cell_caches_by_config_hash(tmp_path: Path, monkeypatch: pytest.Monk
         run_cell(cfg.replace(seed=1), tmp_path)
 
 
-def fake_record(hr: float, seed: int) -> dict:
+def fake_record(hr: float, seed: int) -> dict[str, Any]:
     m = {"hr@10": hr, "ndcg@10": hr / 2, "users": 10}
     return {"config_hash": f"h{seed}", "metrics": {"valid": m, "test": m}, "best_epoch": 3, "seconds": 10.0,
             "size": {"bits": 50, "fe_bits": 200, "percent": 25.0}, "history": []}
@@ -241,7 +242,7 @@ def test_fig6_report_states_the_equal_size_comparison(tmp_path: Path) -> None:
     cfg = tiny_cfg(tmp_path)
     recs = {("FE", "d=64"): (7.0, 400), ("SQ", "b=2"): (4.0, 25), ("SQ", "b=8"): (8.0, 100),
             ("MGQE", "D=8"): (7.5, 50)}
-    done = []
+    done: list[tuple[Cell, dict[str, Any] | None]] = []
     for (group, label), (hr, bits) in recs.items():
         rec = fake_record(hr, 0)
         rec["size"] = {"bits": bits, "fe_bits": 400, "percent": 100.0 * bits / 400}
@@ -298,7 +299,8 @@ def test_table3_report_states_sizes_against_the_targets(tmp_path: Path) -> None:
     fe_bits = 100_000 + 32 * 9  # tables + GMF's dense `out` (8 weights and a bias at d=8)
     mgqe["size"] = {"bits": 20_000 + 32 * 9, "fe_bits": fe_bits, "percent": 100 * (20_000 + 32 * 9) / fe_bits}
     fe["size"] = {"bits": fe_bits, "fe_bits": fe_bits, "percent": 100.0}
-    done = [(Cell("gmf", "FE", cfg.replace(method="fe")), fe), (Cell("gmf", "MGQE", cfg), mgqe)]
+    done: list[tuple[Cell, dict[str, Any] | None]] = [(Cell("gmf", "FE", cfg.replace(method="fe")), fe),
+                                                       (Cell("gmf", "MGQE", cfg), mgqe)]
     write_report("table3", done, tmp_path)
     md = (tmp_path / "table3.md").read_text()
     assert "Model size against the targets" in md

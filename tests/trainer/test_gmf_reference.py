@@ -254,6 +254,8 @@ def test_diag_neumf_scores_like_the_model(tmp_path: Path) -> None:
     import torch
 
     from mgqe.trainer.config import from_dict
+    from mgqe.trainer.embeddings import QuantizedEmbedding
+    from mgqe.trainer.models import NeuMF
     from mgqe.trainer.train import make_objective, train_model
 
     cfg = from_dict({"model": "neumf", "method": "mgqe", "dataset": "synthetic", "device": "cpu",
@@ -268,6 +270,8 @@ def test_diag_neumf_scores_like_the_model(tmp_path: Path) -> None:
     (rec,) = json.loads(out.read_text())
     assert [len(rec["rel_quant_error"][s]) for s in ("user", "item")] == [2, 2]  # head, tail
     m, obj = r.model, make_objective(cfg, r.data)
+    assert isinstance(m, NeuMF)
+    assert isinstance(m.user, QuantizedEmbedding) and isinstance(m.item, QuantizedEmbedding)
     with torch.no_grad():  # eval mode: the quantized modules return the decoded rows
         Qu, Qi = m.user(torch.arange(r.data.n_users)), m.item(torch.arange(r.data.n_items))
         Wu, Wi = m.user.weight.detach().clone(), m.item.weight.detach().clone()

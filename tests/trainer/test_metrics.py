@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -76,7 +77,7 @@ def _reference(scores: np.ndarray, s, which: str, k: int) -> tuple[float, float]
 
 
 @pytest.mark.parametrize("which", ["valid", "test"])
-def test_matches_brute_force_with_ties(which: str) -> None:
+def test_matches_brute_force_with_ties(which: Literal["valid", "test"]) -> None:
     s = leave_last_out(generate_zipf(n_users=60, n_items=50, mean_length=8, seed=1))
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 6, size=(s.n_users, s.n_items)).astype(np.float32)  # many ties

@@ -7,14 +7,15 @@ import math
 import pytest
 import torch
 
-from mgqe.trainer.config import TrainConfig
+from mgqe.trainer.config import MethodName, ModelName, TrainConfig
 from mgqe.trainer.models import GMF, NeuMF, SASRec, build_model, dense_state_dict
 from mgqe.trainer.models.factory import dense_param_count
+from mgqe.trainer.models.sasrec import Block
 
 N_USERS, N_ITEMS, D = 30, 20, 8
 
 
-def make(model: str, method: str = "fe", **kw: object) -> torch.nn.Module:
+def make(model: ModelName, method: MethodName = "fe", **kw: object) -> torch.nn.Module:
     cfg = TrainConfig(model=model, method=method, d=D, D=(4,), K=(8, 4) if method == "mgqe" else (8,),
                       task="relevance" if model == "relevance" else "ranking", max_len=5, **kw)  # type: ignore[arg-type]
     torch.manual_seed(0)
@@ -62,8 +63,9 @@ def test_dense_excludes_every_embedding_table() -> None:
 
 
 @pytest.mark.parametrize("name", ["gmf", "neumf"])
-def test_score_all_matches_pairwise_forward(name: str) -> None:
+def test_score_all_matches_pairwise_forward(name: ModelName) -> None:
     m = make(name)
+    assert isinstance(m, GMF | NeuMF)
     users = torch.tensor([0, 3, 29])
     with torch.no_grad():
         full = m.score_all(users)
@@ -96,6 +98,7 @@ def test_sasrec_forward_follows_the_contract() -> None:
         E = m.item(torch.clamp(seq, max=N_ITEMS - 1)) * mask
         x = (E * math.sqrt(D) + m.pos.weight) * mask
         blk = m.blocks[0]
+        assert isinstance(blk, Block)
         q = blk.ln1(x)
         causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
         a, _ = blk.attn(q, x, x, attn_mask=causal)
@@ -108,6 +111,7 @@ def test_sasrec_forward_follows_the_contract() -> None:
 
 def test_sasrec_is_causal_and_pad_is_outside_the_table() -> None:
     m = make("sasrec")
+    assert isinstance(m, SASRec)
     a = torch.tensor([[N_ITEMS, 2, 3, 4, 5]])
     b = torch.tensor([[N_ITEMS, 2, 3, 4, 9]])
     with torch.no_grad():
@@ -118,5 +122,7 @@ def test_sasrec_is_causal_and_pad_is_outside_the_table() -> None:
 
 
 def test_sasrec_rejects_wrong_length() -> None:
+    m = make("sasrec")
+    assert isinstance(m, SASRec)
     with pytest.raises(ValueError, match="max_len"):
-        make("sasrec").hidden(torch.zeros((1, 3), dtype=torch.long))
+        m.hidden(torch.zeros((1, 3), dtype=torch.long))

@@ -12,6 +12,7 @@ import torch
 from mgqe.trainer import objectives
 from mgqe.trainer.cli import main
 from mgqe.trainer.config import ConfigError, TrainConfig, config_hash, from_dict, load_config
+from mgqe.trainer.embeddings import QuantizedEmbedding
 from mgqe.trainer.objectives import PairData
 from mgqe.trainer.train import model_size, train_model
 
@@ -47,6 +48,7 @@ def test_train_end_to_end_writes_logs_and_checkpoints(tmp_path: Path, model: str
 def test_quantized_model_evaluates_on_its_codes(tmp_path: Path) -> None:
     r = train_model(tiny(tmp_path, method="mgqe"))
     item = r.model.item
+    assert isinstance(item, QuantizedEmbedding)
     tail = item.cfg.groups[1]
     arrays = item.export_arrays("item")
     assert arrays["item.codes.g1"].max() < tail.K  # tail rows only use the first K_tail centroids
