@@ -16,12 +16,13 @@ from typing import Any, Literal, get_args
 
 import tomllib
 
-from mgqe.proto.config import EmbeddingConfig, ModelSpec
+from mgqe.proto.config import EmbeddingConfig, Method, MGQEVariant, ModelSpec, ModelType
 
-ModelName = Literal["gmf", "neumf", "sasrec", "relevance"]
+# the artifact contract's names: a config can only name what an artifact can hold
+ModelName = ModelType
+MethodName = Method
+Variant = MGQEVariant
 Task = Literal["ranking", "rating", "relevance"]
-MethodName = Literal["fe", "lrf", "sq", "dpq", "mgqe"]
-Variant = Literal["shared_k", "unshared_k", "unshared_d"]
 
 # fields that change where results go, not what is computed: excluded from the hash
 NOT_HASHED = {"out_dir", "progress", "device", "data_dir", "eval_batch", "threads"}
