@@ -14,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_fused_lookup import step_twins as fused_lookup_step_twins  # same folder, pytest's rootdir import
-from test_fused_lookup import twin_tables
+from test_fused_lookup import centroid_loss_twins, step_twins, twin_tables  # same folder (rootdir import)
 
 from mgqe.proto.config import EmbeddingConfig
-from mgqe.trainer.embeddings import QuantizedEmbedding, QuantOptions, kernels
+from mgqe.trainer.embeddings import QuantizedEmbedding, kernels
 from mgqe.trainer.embeddings.fused import fused_supported
 from mgqe.trainer.embeddings.quantizer import _nearest_matmul, nearest_centroid
 
@@ -175,12 +174,6 @@ def assert_no_near_ties(emb: QuantizedEmbedding, ids: torch.Tensor) -> None:
         assert rel.min() > MARGIN, f"near-tie in group {i}: the test data must avoid it"
 
 
-def step_twins(a: QuantizedEmbedding, b: QuantizedEmbedding, ids: torch.Tensor, target: torch.Tensor,
-               step: int, aux: bool = False) -> None:
-    """test_fused_lookup.step_twins, after checking that the batch holds no near-tie (dsub > 1)."""
-    fused_lookup_step_twins(a, b, ids, target, step, aux, before=assert_no_near_ties)
-
-
 @pytest.mark.parametrize("name", sorted(SUB_CFGS))
 def test_fused_dsub_matches_torch_path_over_training(name: str) -> None:
     """dsub > 1 (and mixed dsub): at every state along a training run equal values, code buffers and
@@ -193,7 +186,7 @@ def test_fused_dsub_matches_torch_path_over_training(name: str) -> None:
     for step in range(6):
         ids = torch.randint(0, N, (3, 17), generator=g)  # 2-d ids with repeats, like SASRec sequences
         ids[0, :4] = 2  # one row many times
-        step_twins(a, b, ids, target, step)
+        step_twins(a, b, ids, target, step, before=assert_no_near_ties)
         opt.step()
 
 
@@ -201,17 +194,8 @@ def test_fused_dsub_matches_torch_path_over_training(name: str) -> None:
 @pytest.mark.parametrize("task_grad", [True, False])
 def test_fused_dsub_centroid_loss_and_reference_ste_match_torch_path(name: str, task_grad: bool) -> None:
     """With the centroid loss (either STE form) the fused path gives the torch path's values, loss and
-    gradients (up to float summation order), along a few Adam steps."""
-    quant = QuantOptions(centroid_loss=0.3, centroid_task_grad=task_grad)
-    a, b = twin_tables(SUB_CFGS[name], quant=quant)
-    assert fused_supported(a)
-    opt = torch.optim.Adam(a.parameters(), lr=0.01)
-    g = torch.Generator().manual_seed(2)
-    target = torch.randn(N, DIM, generator=g) * 0.05
-    for step in range(5):
-        ids = torch.randint(0, N, (40,), generator=g)
-        step_twins(a, b, ids, target, step, aux=True)
-        opt.step()
+    gradients (up to float summation order), along a few Adam steps whose batches hold no near-tie."""
+    centroid_loss_twins(SUB_CFGS[name], task_grad, before=assert_no_near_ties)
 
 
 @pytest.mark.parametrize("name", ["shared_k_dsub2", "unshared_d_1_2"])

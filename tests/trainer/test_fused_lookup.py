@@ -91,15 +91,22 @@ def test_fused_matches_torch_path_over_training(name: str) -> None:
 def test_fused_centroid_loss_and_reference_ste_match_torch_path(name: str, task_grad: bool) -> None:
     """With the centroid loss (either STE form) the fused path gives the torch path's values, loss and
     gradients (up to float summation order), along a few Adam steps."""
+    centroid_loss_twins(FUSED_CFGS[name], task_grad)
+
+
+def centroid_loss_twins(cfg: EmbeddingConfig, task_grad: bool,
+                        before: Callable[[QuantizedEmbedding, torch.Tensor], None] | None = None) -> None:
+    """Five Adam steps of twin tables of `cfg` with the centroid loss (weight 0.3, the task loss reaching the
+    centroids or not), each checked by `step_twins` (with its `before` hook)."""
     quant = QuantOptions(centroid_loss=0.3, centroid_task_grad=task_grad)
-    a, b = twin_tables(FUSED_CFGS[name], quant=quant)
+    a, b = twin_tables(cfg, quant=quant)
     assert fused_supported(a)
     opt = torch.optim.Adam(a.parameters(), lr=0.01)
     g = torch.Generator().manual_seed(2)
     target = torch.randn(N, DIM, generator=g) * 0.05
     for step in range(5):
         ids = torch.randint(0, N, (40,), generator=g)
-        step_twins(a, b, ids, target, step, aux=True)
+        step_twins(a, b, ids, target, step, aux=True, before=before)
         opt.step()
 
 
