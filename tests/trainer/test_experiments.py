@@ -308,3 +308,15 @@ def test_table3_report_states_sizes_against_the_targets(tmp_path: Path) -> None:
     assert "  - MGQE: 20.2% of the model, tables 20.0%; whole-model size within the target: **True**" in md
     write_report("table6", [(Cell("gmf", "MGQE", cfg), mgqe)], tmp_path)
     assert "Model size against the targets" not in (tmp_path / "table6.md").read_text()
+
+
+def test_table6_report_quotes_the_papers_variant_rows(tmp_path: Path) -> None:
+    """Table 6's rows stand beside the paper's Table 6 numbers (HR, NDCG; the paper reports no size)."""
+    cfg = tiny_cfg(tmp_path).replace(model="neumf")
+    done: list[tuple[Cell, dict[str, Any] | None]] = [
+        (Cell("neumf", label, cfg.replace(seed=i)), fake_record(7.0 + i, i))
+        for i, label in enumerate(("shared K=[256,64]", "unshared K=[256,64]", "unshared D=[64,32]"))]
+    write_report("table6", done, tmp_path)
+    md = (tmp_path / "table6.md").read_text()
+    assert "| neumf | shared K=[256,64] | 7.00 |" in md and md.count(" | 8.04 / 3.98 / — |") == 1
+    assert " | 8.22 / 4.04 / — |" in md and " | 7.66 / 3.72 / — |" in md
