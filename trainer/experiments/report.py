@@ -347,6 +347,10 @@ per run (faster than 2 threads under that sharing). Times are wall seconds of ea
   diagonal while default-form MGQE's are driven by popularity; training longer (`epochs=40`) narrowed the
   default-form MGQE gap on GMF. Figure 8 now also draws the `MGQE ref-STE` item codes; its report states
   for each panel whether the diagonal dominates.
+- Table 6 (the MGQE variants, trained in the issue's straight-through form like the `MGQE` row): on GMF
+  (three seeds each) all three variants trail FE by more than FE's seed spread, like the `MGQE` row, and
+  both unshared variants score above the shared default; the paper found the shared variant best on GMF.
+  Its NeuMF and SASRec variant rows are partly run (the report lists which).
 - Table 5 (relevance proxy): every method improves on the label-mean baseline that `mgqe-train data
   relevance` prints, and the four methods are nearly identical, so this proxy does not separate them.
 """
