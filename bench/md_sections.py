@@ -28,10 +28,10 @@ def replace_section(path: Path, name: str, section: str) -> None:
     if not (section.startswith(begin) and section.rstrip("\n").endswith(end)):
         raise ValueError(f"section must start with {begin!r} and end with {end!r}")
     text = path.read_text() if path.exists() else ""
-    if begin in text and end in text[text.index(begin):]:
-        a = text.index(begin)
-        b = text.index(end, a) + len(end)
-        text = text[:a] + section.rstrip("\n") + text[b:]
+    a = text.find(begin)
+    b = text.find(end, a) if a >= 0 else -1
+    if b >= 0:
+        text = text[:a] + section.rstrip("\n") + text[b + len(end):]
     else:
         text = text.rstrip("\n") + "\n\n" + section if text else section
     path.parent.mkdir(parents=True, exist_ok=True)
