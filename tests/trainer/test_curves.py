@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mgqe.trainer.experiments.curves import at_size, curves, equal_size_check
+from mgqe.trainer.experiments.curves import at_size, curves, equal_size_check, equal_size_tally
 
 
 def row(group: str, label: str, size: float, hr: float) -> dict[str, Any]:
@@ -59,3 +59,12 @@ def test_equal_size_check_all_above_and_missing_curves() -> None:
     lines = equal_size_check(rows)
     assert lines[-1] == "- **MGQE ref-STE above DPQ ref-STE at every compared size: True** (1 of 1 points)"
     assert equal_size_check([row("SQ", "b=8", 25.0, 7.9)]) == []  # no MGQE curve: nothing to say
+
+
+def test_equal_size_tally_counts_what_the_check_states() -> None:
+    rows = [row("SQ", "b=2", 5.0, 4.0), row("SQ", "b=8", 20.0, 8.0),
+            row("MGQE", "D=8", 10.0, 7.0), row("MGQE", "D=16", 15.0, 7.0), row("MGQE", "D=64", 30.0, 9.0),
+            row("FE", "d=64", 100.0, 7.9)]  # every MGQE point lies below FE's measured sizes
+    # MGQE vs DPQ is absent: there is no DPQ curve to compare against
+    assert equal_size_tally(rows) == {("MGQE", "SQ"): (1, 2), ("MGQE", "FE"): (0, 0)}
+    assert equal_size_tally([row("SQ", "b=8", 25.0, 7.9)]) == {}

@@ -43,6 +43,25 @@ def at_size(curve: Curve, size: float) -> tuple[float, str] | None:
     raise AssertionError("unreachable: size lies inside the curve's range")
 
 
+def _compared(cs: dict[str, Curve], m: str, base: str,
+              ) -> list[tuple[float, float, str, tuple[float, str] | None]]:
+    """(size, HR, label, the baseline's (HR, where) at that size or None) for every point of MGQE curve m."""
+    return [(size, hr, label, at_size(cs[base], size)) for size, hr, label in cs[m]]
+
+
+def equal_size_tally(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(MGQE curve, baseline) -> (points above the baseline, points compared), for every pair in PAIRS whose
+    two curves have finished points; a pair with no point inside the baseline's size range tallies (0, 0)."""
+    cs = curves(rows)
+    out = {}
+    for m, bases in PAIRS.items():
+        for base in bases:
+            if m in cs and base in cs:
+                got = [hr >= ref[0] for _, hr, _, ref in _compared(cs, m, base) if ref is not None]
+                out[(m, base)] = (sum(got), len(got))
+    return out
+
+
 def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown bullets: every MGQE point against each of its PAIRS baselines at the same size, then a verdict
     per (MGQE curve, baseline) over the points that could be compared."""
@@ -53,8 +72,7 @@ def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
             if m not in cs or base not in cs:
                 continue
             above: list[bool] = []
-            for size, hr, label in cs[m]:
-                got = at_size(cs[base], size)
+            for size, hr, label, got in _compared(cs, m, base):
                 if got is None:
                     lines.append(f"- {m} {label} ({size:.1f}%): outside {base}'s measured sizes "
                                  f"({cs[base][0][0]:.1f}-{cs[base][-1][0]:.1f}%), not compared")

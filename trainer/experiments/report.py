@@ -282,8 +282,10 @@ GMF size (20.7%); the paper's size is not reachable with its stated config. The 
 
 Hardware: a 2-core shared CPU VM (no GPU), shared with other work while these ran; torch with 1 CPU thread
 per run (faster than 2 threads under that sharing). Times are wall seconds of each training run.
+"""
 
-## What the numbers below say (read with the tables; every figure quoted lives in them)
+# the prose that reads the tables, after the scorecard
+READING = """## What the numbers below say (read with the tables; every figure quoted lives in them)
 
 - Negatives (GMF, NeuMF): each negative that is one of the user's training items is re-drawn, as in the NCF
   code (`neg_filter`, on by default). With it GMF full embedding lands at the paper's level (table3, `FE`).
@@ -379,9 +381,12 @@ def remaining_seconds(rows: list[dict[str, Any]]) -> tuple[float, int]:
 
 def write_index(results: Path) -> Path:
     """results/README.md: the intro above, then every experiment report present, with its command."""
+    from mgqe.trainer.experiments.scorecard import scorecard
     from mgqe.trainer.experiments.suite import EXPERIMENTS
 
-    parts = [INTRO]
+    suite = {n: json.loads((results / f"{n}.json").read_text())
+             for n in EXPERIMENTS if (results / f"{n}.json").is_file()}
+    parts = [INTRO, "\n".join(scorecard(suite)) + "\n", READING]
     total = left = 0.0
     unknown = 0
     stems = []

@@ -1,0 +1,130 @@
+"""The issue's targets table (trainer/experiments/scorecard.py) on hand-made report rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mgqe.trainer.experiments.report import write_index
+from mgqe.trainer.experiments.scorecard import (
+    ISSUE_ROWS,
+    OPEN,
+    equal_size,
+    fe_levels,
+    scorecard,
+    seed_coverage,
+    size_matches,
+)
+
+
+def row(group: str, name: str, hr: float, std: float = 0.1, n: int = 3, size: float = 100.0,
+        ) -> dict[str, Any]:
+    return {"group": group, "row": name, "planned_seeds": [0, 1, 2], "finished_seeds": list(range(n)),
+            "size_percent": size, "test": {"hr@10": {"mean": hr, "std": std, "n": n}}}
+
+
+def unrun(group: str, name: str) -> dict[str, Any]:
+    return {"group": group, "row": name, "planned_seeds": [0, 1, 2], "finished_seeds": []}
+
+
+def verdicts(lines: list[tuple[str, str, str]]) -> list[str]:
+    return [v for _, _, v in lines]
+
+
+def test_fe_levels_against_the_paper() -> None:
+    reports = {"table3": {"rows": [row("gmf", "FE", 7.70, std=0.14)]},      # paper 7.79: -0.09, within
+               "table4": {"rows": [row("sasrec", "FE", 19.94, std=0.22)]}}  # paper 20.36: -0.42, outside
+    (_, gmf_ev, gmf), (_, sas_ev, sas) = fe_levels(reports)
+    assert (gmf, sas) == ("**met**", "**not met**")
+    assert gmf_ev == "table3: 7.70 ± 0.14 (3 seeds), -0.09 from the paper"
+    assert "-0.42 from the paper" in sas_ev
+
+
+def test_fe_levels_open_without_the_report_or_with_too_few_seeds() -> None:
+    reports = {"table3": {"rows": [row("gmf", "FE", 7.79, n=2)]}}
+    assert verdicts(fe_levels(reports)) == [OPEN, OPEN]
+    assert fe_levels(reports)[1][1] == "table4: FE not run yet"
+
+
+def test_size_matches_needs_a_row_within_the_size_that_matches_fe() -> None:
+    t3 = [row("gmf", "FE", 7.8, std=0.2),
+          row("gmf", "MGQE", 7.9, size=24.8),              # matches FE but too large: not evidence
+          row("gmf", "MGQE-compact", 7.5, size=19.2),      # fits, 0.3 below FE: more than one std
+          row("gmf", "MGQE-compact ref-STE", 7.6, size=19.2),  # fits, exactly one std below: matches
+          row("gmf", "SQ", 9.0, size=20.0),                # not an MGQE row
+          row("neumf", "FE", 7.5), row("neumf", "MGQE", 7.0, size=20.0)]
+    gmf, neumf, sasrec = size_matches({"table3": {"rows": t3}})
+    assert gmf[2] == "**met** by MGQE-compact ref-STE"
+    assert "MGQE at" not in gmf[1] and "SQ" not in gmf[1]
+    assert "MGQE-compact at 19.2%: 7.50 ± 0.10 (3 seeds), -0.30" in gmf[1]
+    assert neumf[2] == "**not met**"
+    assert sasrec == ("sasrec: MGQE matches FE at ≤ 28% of its size", "table4: FE not run yet", OPEN)
+
+
+def test_size_matches_is_open_while_a_fitting_row_lacks_seeds_or_none_fits() -> None:
+    pending = [row("gmf", "FE", 7.8), row("gmf", "MGQE-compact", 7.0, size=19.2),
+               row("gmf", "MGQE-compact ref-STE", 7.9, n=1, size=19.2)]  # matches, on one seed only
+    assert size_matches({"table3": {"rows": pending}})[0][2] == OPEN
+    too_big = [row("gmf", "FE", 7.8), row("gmf", "MGQE", 7.9, size=24.8), unrun("gmf", "MGQE-compact")]
+    assert size_matches({"table3": {"rows": too_big}})[0][1:] == (
+        "table3: no finished MGQE row at ≤ 21%", OPEN)
+
+
+def fig6(points: dict[str, list[tuple[float, float]]]) -> dict[str, Any]:
+    return {"rows": [row(g, f"p{i}", hr, n=1, size=s) for g, pts in points.items()
+                     for i, (s, hr) in enumerate(pts)]}
+
+
+def test_equal_size_needs_every_compared_point_above_sq_and_dpq() -> None:
+    base = {"SQ": [(5.0, 4.0), (25.0, 8.0)], "DPQ": [(8.0, 6.0), (30.0, 8.0)],
+            "DPQ ref-STE": [(8.0, 6.0), (30.0, 8.0)]}
+    rep = fig6({**base, "MGQE": [(10.0, 7.5), (20.0, 7.0)], "MGQE ref-STE": [(10.0, 7.5), (20.0, 8.0)]})
+    (_, ev, issue), (_, ev_ref, ref) = equal_size({"fig6": rep})
+    assert (issue, ref) == ("**not met**", "**met**")
+    assert ev == ("fig6 (one seed per point): above SQ at 1 of 2 compared sizes; "
+                  "above DPQ at 1 of 2 compared sizes")
+    assert "above DPQ ref-STE at 2 of 2" in ev_ref
+
+
+def test_equal_size_is_open_without_the_curves() -> None:
+    assert verdicts(equal_size({})) == [OPEN, OPEN]
+    only_sq = fig6({"SQ": [(5.0, 4.0), (25.0, 8.0)], "MGQE": [(10.0, 7.5)]})
+    assert verdicts(equal_size({"fig6": only_sq})) == [OPEN, OPEN]
+
+
+def full_reports(n: int = 3) -> dict[str, Any]:
+    groups = {"table3": ["gmf", "neumf"], "table4": ["sasrec"], "table5": ["relevance"],
+              "table6": ["gmf"]}
+    return {name: {"rows": [row(g, r, 7.0, n=n) for g in groups[name] for r in rows]
+                   + [row(groups[name][0], "MGQE ref-STE", 7.0, n=0)]}  # not an issue row: not counted
+            for name, rows in ISSUE_ROWS.items()}
+
+
+def test_seed_coverage_counts_the_issue_rows_only() -> None:
+    (_, evidence, verdict), = seed_coverage(full_reports())
+    assert (evidence, verdict) == ("22 of 22 rows", "**met**")
+    reports = full_reports()
+    reports["table6"]["rows"][0] = row("gmf", "shared K=[256,64]", 7.0, n=2)
+    del reports["table5"]
+    (_, evidence, verdict), = seed_coverage(reports)
+    assert verdict == OPEN
+    assert evidence == ("17 of 18 rows; short (seeds done): table6 gmf shared K=[256,64] (2); "
+                        "not run yet: table5")
+
+
+def test_scorecard_table_and_its_place_in_the_index(tmp_path: Path) -> None:
+    lines = scorecard({})
+    table = lines[lines.index("|---|---|---|") + 1 :]
+    assert lines[0] == "## The issue's targets, checked"
+    # two FE levels, three size targets, two Figure 6 curves, seed coverage: all open with no reports
+    assert len(table) == 2 + 3 + 2 + 1 and all(line.endswith(f"| {OPEN} |") for line in table)
+    rep = {"experiment": "table3", "command": "mgqe-train experiment table3", "unfinished_cells": [],
+           "rows": [row("gmf", "FE", 7.8), row("gmf", "MGQE-compact", 7.9, size=19.2)]}
+    (tmp_path / "table3.json").write_text(json.dumps(rep))
+    (tmp_path / "table3.md").write_text("# table3\n\nbody\n")
+    page = write_index(tmp_path).read_text()
+    head, rest = page.split("## The issue's targets, checked", 1)
+    assert "## What the numbers below say" not in head and "## table3" not in head
+    assert "| gmf: MGQE matches FE at ≤ 21% of its size |" in rest.split("## What the numbers")[0]
+    assert "**met** by MGQE-compact |" in rest
