@@ -60,6 +60,8 @@ class TrainConfig:
     n_blocks: int = 2
     n_heads: int = 1
     dropout: float = 0.2
+    # sasrec: N(0, pos_init_std) positional embeddings; None keeps torch's N(0, 1), as every earlier run had
+    pos_init_std: float | None = None
     # optimisation
     epochs: int = 20
     batch_size: int = 8192
@@ -91,6 +93,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.pos_init_std is not None and (self.model != "sasrec" or not self.pos_init_std > 0):
+            raise ConfigError(f"pos_init_std={self.pos_init_std} is for sasrec's positional embeddings and "
+                              f"must be > 0 (model={self.model!r})")
         if not self.centroid_task_grad and self.centroid_loss <= 0:
             raise ConfigError("centroid_task_grad=false needs centroid_loss > 0: otherwise nothing trains "
                               "the centroids")
@@ -169,6 +174,9 @@ def _share_bounds(n: int, head: tuple[float, ...]) -> list[int]:
         raise ConfigError(str(e)) from e
 
 
+_OPTIONAL_FLOAT = {"pos_init_std"}  # float | None fields: the default None says nothing of the type
+
+
 def from_dict(raw: dict[str, Any]) -> TrainConfig:
     """TrainConfig from plain data (TOML/JSON), lists become tuples; unknown keys and bad types are errors."""
     names = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -196,6 +204,10 @@ def from_dict(raw: dict[str, Any]) -> TrainConfig:
             raise ConfigError(f"{k} must be an integer, got {v!r}")
         elif isinstance(default, float) and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise ConfigError(f"{k} must be a number, got {v!r}")
+        elif k in _OPTIONAL_FLOAT and v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"{k} must be a number or null, got {v!r}")
+            v = float(v)
         elif isinstance(v, float) and isinstance(default, float):
             v = float(v)
         kw[k] = v
@@ -220,7 +232,7 @@ def load_config(path: str | Path) -> TrainConfig:
 
 
 # fields added after cells were cached, with the value every earlier run had: hashed only when different
-_LEGACY: dict[str, Any] = {"centroid_task_grad": True}
+_LEGACY: dict[str, Any] = {"centroid_task_grad": True, "pos_init_std": None}
 
 
 def _hashed_fields(cfg: TrainConfig) -> dict[str, Any]:

@@ -66,9 +66,12 @@ def test_sasrec_small_rows_are_the_only_mgqe_rows_within_the_whole_model_target(
     ref, issue = (cells("table4", [0], methods=[r])[0].cfg for r in ("MGQE-small ref-STE", "MGQE-small"))
     assert (ref.D, ref.K, ref.centroid_task_grad) == ((32,), (64, 16), False)
     assert (issue.D, issue.K, issue.centroid_task_grad) == ((32,), (64, 16), True)
-    for row in ("MGQE-small", "MGQE-small ref-STE"):
+    for row in ("MGQE-small", "MGQE-small ref-STE", "FE pos-init 0.01"):
         with pytest.raises(ConfigError, match=f"table3 has no row '{row}'"):
             cells("table3", [0], methods=[row])
+    pos = cells("table4", [0], methods=["FE pos-init 0.01"])[0].cfg
+    assert (pos.method, pos.pos_init_std) == ("fe", 0.01)
+    assert sizes["FE pos-init 0.01"] == sizes["FE"] == 100.0
 
 
 def mgqe_cfg(t3: list[Cell]):  # type: ignore[no-untyped-def]

@@ -121,6 +121,14 @@ def test_sasrec_is_causal_and_pad_is_outside_the_table() -> None:
     assert m.embed_items(torch.tensor([N_ITEMS])).abs().sum() == 0
 
 
+def test_sasrec_positional_init() -> None:
+    """pos_init_std sets the positional table's N(0, std); unset it stays torch's N(0, 1) (earlier runs)."""
+    default, small = make("sasrec"), make("sasrec", pos_init_std=0.01)
+    assert isinstance(default, SASRec) and isinstance(small, SASRec)
+    assert 0.8 < float(default.pos.weight.detach().std()) < 1.2
+    assert 0.008 < float(small.pos.weight.detach().std()) < 0.012
+
+
 def test_sasrec_rejects_wrong_length() -> None:
     m = make("sasrec")
     assert isinstance(m, SASRec)

@@ -78,7 +78,8 @@ def test_train_pairs_with_no_pairs_contains_nothing(split, monkeypatch: pytest.M
 
 
 def test_hash_keeps_earlier_cells_and_separates_the_filter() -> None:
-    new_fields = {"neg_filter", "centroid_task_grad"}  # added after the first cells were cached
+    # added after the first cells were cached
+    new_fields = {"neg_filter", "centroid_task_grad", "pos_init_std"}
     legacy = {k: v for k, v in TrainConfig(model="gmf").to_dict().items() if k not in new_fields}
     gmf_off = from_dict({**legacy, "neg_filter": False})
     gmf_on = from_dict(legacy)  # the default is the filter
@@ -91,3 +92,9 @@ def test_hash_keeps_earlier_cells_and_separates_the_filter() -> None:
         a = from_dict({"model": model, **extra, "neg_filter": True})
         b = from_dict({"model": model, **extra, "neg_filter": False})
         assert config_hash(a) == config_hash(b)
+    # a field at the value every earlier run had stays out of the hash; any other value enters it
+    sasrec = {k: v for k, v in TrainConfig(model="sasrec").to_dict().items() if k not in new_fields}
+    old = {k: v for k, v in sasrec.items() if k not in NOT_HASHED}
+    digest = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
+    assert config_hash(from_dict(sasrec)) == digest
+    assert config_hash(from_dict({**sasrec, "pos_init_std": 0.01})) != config_hash(from_dict(sasrec))

@@ -148,6 +148,9 @@ def test_config_file_toml_and_json(tmp_path: Path) -> None:
     ({"compress_users": 1}, "true or false"),
     ({"data_kwargs": 3}, "table/object"),
     ({"method": "mgqe", "centroid_task_grad": False}, "nothing trains the centroids"),
+    ({"model": "sasrec", "pos_init_std": "0.01"}, "pos_init_std must be a number or null"),
+    ({"model": "sasrec", "pos_init_std": 0}, "pos_init_std=0.0 is for sasrec's positional .* must be > 0"),
+    ({"model": "gmf", "pos_init_std": 0.01}, r"pos_init_std=0.01 is for sasrec.*model='gmf'"),
 ])
 def test_config_errors(raw: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

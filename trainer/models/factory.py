@@ -40,7 +40,7 @@ def build_model(cfg: TrainConfig, spec: ModelSpec, n_items: int) -> nn.Module:
         return NeuMF(_make_table(spec.tables["user"], cfg), item, cfg.d, n_items, mlp=cfg.mlp)
     if cfg.model == "sasrec":
         return SASRec(item, cfg.d, n_items, max_len=cfg.max_len, n_blocks=cfg.n_blocks, n_heads=cfg.n_heads,
-                      dropout=cfg.dropout)
+                      dropout=cfg.dropout, pos_init_std=cfg.pos_init_std)
     return Relevance(item, cfg.d, n_items)
 
 

@@ -40,13 +40,15 @@ class SASRec(nn.Module):
     """Dense weights: pos.weight (L, d), blocks.{b}.{ln1,attn,ln2,ffn1,ffn2}.*, last_ln.{weight,bias}."""
 
     def __init__(self, item: nn.Module, d: int, n_items: int, max_len: int = 50, n_blocks: int = 2,
-                 n_heads: int = 1, dropout: float = 0.2) -> None:
+                 n_heads: int = 1, dropout: float = 0.2, pos_init_std: float | None = None) -> None:
         super().__init__()
         self.item = item
         self.n_items = n_items
         self.d = d
         self.max_len = max_len
         self.pos = nn.Embedding(max_len, d)
+        if pos_init_std is not None:  # else torch's N(0, 1), which outweighs items at N(0, 0.01) * sqrt(d)
+            nn.init.normal_(self.pos.weight, std=pos_init_std)
         self.blocks = nn.ModuleList(Block(d, n_heads, dropout) for _ in range(n_blocks))
         self.last_ln = nn.LayerNorm(d, eps=LN_EPS)
         self.emb_drop = nn.Dropout(dropout)
