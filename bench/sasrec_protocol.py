@@ -35,27 +35,17 @@ class ProtocolError(ValueError):
 
 def load_run(run_dir: Path, data_dir: str | None) -> tuple[Any, Any, Any]:
     """(model in eval mode with finalized tables, SplitData, SequentialRanking) of a finished SASRec run."""
-    import torch
-
     from mgqe.trainer.config import from_dict
-    from mgqe.trainer.models.factory import build_model, embedding_modules
-    from mgqe.trainer.train import load_data, make_objective, vocab_sizes
+    from mgqe.trainer.export import load_run as load_trained
+    from mgqe.trainer.train import make_objective
 
     for f in ("config.json", "best.pt"):
         if not (run_dir / f).is_file():
             raise ProtocolError(f"{run_dir} has no {f}: rerun its cell with mgqe-train experiment table4")
-    cfg = from_dict(json.loads((run_dir / "config.json").read_text())["config"])
-    if cfg.model != "sasrec":
-        raise ProtocolError(f"{run_dir} is a {cfg.model} run; this diagnostic is for SASRec")
-    if data_dir is not None:
-        cfg = cfg.replace(data_dir=data_dir)
-    split = load_data(cfg)
-    n_users, n_items = vocab_sizes(cfg, split)
-    model = build_model(cfg, cfg.model_spec(n_users, n_items), n_items)
-    model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True))
-    model.eval()
-    for emb in embedding_modules(model).values():  # score on the served codes, as the trainer's test does
-        emb.finalize()
+    model_type = from_dict(json.loads((run_dir / "config.json").read_text())["config"]).model
+    if model_type != "sasrec":
+        raise ProtocolError(f"{run_dir} is a {model_type} run; this diagnostic is for SASRec")
+    cfg, split, model = load_trained(run_dir, data_dir)
     return model, split, make_objective(cfg, split)
 
 

@@ -20,6 +20,7 @@ from torch import nn
 from mgqe.proto.artifact import ArtifactHeader, write_artifact
 from mgqe.proto.config import ModelSpec, ModelType
 
+from .config import TrainConfig
 from .data.protocol import SplitData
 from .models import GMF, NeuMF, Relevance, SASRec
 from .models.factory import dense_state_dict, embedding_modules
@@ -116,10 +117,11 @@ def flat_metrics(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]
     return {f"{split}.{k}": float(v) for split, m in metrics.items() for k, v in m.items() if k != "users"}
 
 
-def export_run(run_dir: Path, out: Path, data_dir: str | None = None) -> ArtifactHeader:
-    """Rebuild the model of a run directory (config.json + best.pt), finalize it and export it to `out`.
+def load_run(run_dir: Path, data_dir: str | None = None) -> tuple[TrainConfig, Any, nn.Module]:
+    """(config, data, model) of a run directory (config.json + best.pt): the model rebuilt on CPU with the
+    best epoch's weights, in eval mode, its tables finalized (what is served and what the trainer tested).
 
-    Metrics and provenance come from the run's result.json when present."""
+    data_dir replaces the run's own data directory (e.g. on another machine)."""
     import json
 
     import torch
@@ -139,6 +141,16 @@ def export_run(run_dir: Path, out: Path, data_dir: str | None = None) -> Artifac
     model.eval()
     for emb in embedding_modules(model).values():
         emb.finalize()
+    return cfg, data, model
+
+
+def export_run(run_dir: Path, out: Path, data_dir: str | None = None) -> ArtifactHeader:
+    """Rebuild the model of a run directory (config.json + best.pt), finalize it and export it to `out`.
+
+    Metrics and provenance come from the run's result.json when present."""
+    import json
+
+    _, data, model = load_run(run_dir, data_dir)
     res_path = run_dir / "result.json"
     res = json.loads(res_path.read_text()) if res_path.is_file() else {}
     out.parent.mkdir(parents=True, exist_ok=True)
