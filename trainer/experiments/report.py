@@ -344,11 +344,11 @@ READING = """## What the numbers below say (read with the tables; every figure q
 - Coverage: rows saying "not run" or with fewer seeds done than planned are defined, cached per cell and
   resumable (`--seeds`, `--methods`); each report lists its unfinished cells and the last line of this page
   estimates the time they need. At the time of writing every row the issue names for Tables 3 and 4 (FE,
-  LRF, SQ, DPQ, MGQE on GMF, NeuMF and SASRec) has its three seeds, as do GMF's Table 6 and the whole Figure
-  6 sweep. Table 6 beyond GMF has its shared row (the `MGQE` row) at three seeds and the unshared variants
-  at fewer; the diagnostic rows added beyond the issue's (`LRF init 0.1`, `DPQ ref-STE`, `MGQE +closs`, the
-  compact rows) are complete on GMF and only partly run on NeuMF and SASRec. Earlier unfiltered results
-  are in the `-neg_filter=false` reports.
+  LRF, SQ, DPQ, MGQE on GMF, NeuMF and SASRec) has its three seeds, as do Table 5, all of Table 6 and the
+  whole Figure 6 sweep (the scorecard's seed line counts them). The diagnostic rows added beyond the
+  issue's (`LRF init 0.1`, `DPQ ref-STE`, `MGQE +closs`, the compact and small rows, `FE pos-init 0.01`)
+  are complete on GMF and only partly run on NeuMF and SASRec. Earlier unfiltered results are in the
+  `-neg_filter=false` reports.
 - On GMF, LRF (r=48) started from N(0, 0.01) factors stays at the popularity saddle, with and without the
   negative filter (table3 and `table3-neg_filter=false`); `LRF init 0.1` leaves it, still below FE. The same
   LRF leaves that saddle on NeuMF and SASRec, whose LRF rows sit near FE (table3, table4).
@@ -359,7 +359,10 @@ READING = """## What the numbers below say (read with the tables; every figure q
 - Table 6 (the MGQE variants, trained in the issue's straight-through form like the `MGQE` row): on GMF
   (three seeds each) all three variants trail FE by more than FE's seed spread, like the `MGQE` row, and
   both unshared variants score above the shared default; the paper found the shared variant best on GMF.
-  Its NeuMF and SASRec variant rows are partly run (the report lists which).
+  On NeuMF and SASRec (three seeds each) the three variants lie within one another's seed spread, so
+  neither backbone separates them. Their means order unshared D first on both, with unshared K above shared
+  on NeuMF and below it on SASRec. The paper ranked unshared K first on NeuMF and shared first on SASRec,
+  with unshared K last there.
 - Table 5 (relevance proxy): every method improves on the label-mean baseline that `mgqe-train data
   relevance` prints, and the four methods are nearly identical, so this proxy does not separate them.
 """
