@@ -2,7 +2,8 @@
 
 Why: our SASRec full embedding lands below the paper's HR@10 (the scorecard in results/README.md), and the
 paper does not say which items it removes from the ranking. This re-scores the same trained models (best.pt
-of each cached cell, nothing retrained) under each rule, so the size of that choice is measured, not guessed:
+of each cached cell, nothing retrained) under each rule, so the size of that choice is measured, not guessed
+(what does move FE is the positional table's start: table4's `FE pos-init 0.01` row, results/README.md):
 
     earlier  the project's rule: every training item of the user, and at test time the validation item
     input    only the items of the model's own input sequence (the last max_len items it reads)
@@ -158,7 +159,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
              "|---|---|---|---|---|---|---|"]
     checks = []
     for row, r in res.items():
-        paper = PAPER.get(("sasrec", row))
+        # as in the reports: a row that varies an option of a paper method stands beside that method's numbers
+        paper = PAPER.get(("sasrec", row)) or PAPER.get(("sasrec", row.split(" ")[0]))
         for w in ("valid", "test"):
             for rule in RULES:
                 m = r["mean"][w][rule]
