@@ -29,6 +29,17 @@ def _mask_coords(split: SplitData, users: np.ndarray) -> tuple[np.ndarray, np.nd
     return rows, split.train_items[np.repeat(starts, lens) + offsets]
 
 
+def known_coords(split: SplitData, users: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """What the protocol never ranks for `users`: their training items and, when `which` is "test", their
+    validation item. (rows in the batch, item ids): two (M,) int64 arrays."""
+    rows, cols = _mask_coords(split, users)
+    if which == "test":  # the validation item is known at test time
+        v = split.valid[users]
+        has = np.flatnonzero(v >= 0)
+        rows, cols = np.r_[rows, has], np.r_[cols, v[has]]
+    return rows, cols
+
+
 def ranks_of_targets(scores: Any, targets: np.ndarray, mask_rows: np.ndarray,
                      mask_cols: np.ndarray) -> np.ndarray:
     """Pessimistic 0-based rank of each target among the unmasked items.
@@ -87,11 +98,7 @@ def evaluate_full_ranking(score_fn: ScoreFn, split: SplitData, which: Literal["v
         if tuple(scores.shape) != (u.size, split.n_items):
             raise ValueError(
                 f"score_fn returned shape {tuple(scores.shape)}, expected ({u.size}, {split.n_items})")
-        rows, cols = _mask_coords(split, u)
-        if which == "test":  # the validation item is known at test time: never rank it
-            v = split.valid[u]
-            has = np.flatnonzero(v >= 0)
-            rows, cols = np.r_[rows, has], np.r_[cols, v[has]]
+        rows, cols = known_coords(split, u, which)
         r = ranks_of_targets(scores, target_all[u], rows, cols)
         hit = r < k
         hits += float(hit.sum())

@@ -11,7 +11,7 @@ import torch
 
 from mgqe.trainer.data import Interactions, leave_last_out
 from mgqe.trainer.data.synthetic import generate_zipf
-from mgqe.trainer.metrics import evaluate_full_ranking
+from mgqe.trainer.metrics import evaluate_full_ranking, known_coords
 
 # same log as test_data_protocol: internal user 0 trains on items {1, 0}, valid 2, test 3;
 # user 1 has no targets; user 2 trains on {0}, valid 2, test 1.
@@ -85,6 +85,17 @@ def test_matches_brute_force_with_ties(which: Literal["valid", "test"]) -> None:
     hr, nd = _reference(scores, s, which, 5)
     assert got["hr@5"] == pytest.approx(hr) and got["ndcg@5"] == pytest.approx(nd)
     assert got["users"] == int(((s.valid if which == "valid" else s.test) >= 0).sum())
+
+
+def test_known_coords_are_the_training_items_plus_the_validation_item_at_test_time() -> None:
+    split = leave_last_out(generate_zipf(n_users=12, n_items=30, seed=4))
+    users = np.array([3, 7])
+    for which in ("valid", "test"):
+        rows, cols = known_coords(split, users, which)
+        for b, u in enumerate(users):
+            train = set(split.train_items[split.train_indptr[u] : split.train_indptr[u + 1]].tolist())
+            extra = {int(split.valid[u])} if which == "test" else set()
+            assert set(cols[rows == b].tolist()) == train | extra
 
 
 def test_constant_scorer_never_hits() -> None:

@@ -57,12 +57,14 @@ def embedding_size_percent(rec: dict[str, Any]) -> float:
     return 100.0 * (size["bits"] - dense_bits) / (size["fe_bits"] - dense_bits)
 
 
-def _stats(xs: list[float]) -> dict[str, float]:
+def seed_stats(xs: list[float]) -> dict[str, float]:
+    """{mean, std (sample), n} of one metric over seeds."""
     a = np.asarray(xs, dtype=np.float64)
     return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0, "n": int(a.size)}
 
 
-def _fmt(s: dict[str, float] | None, digits: int = 2) -> str:
+def fmt_stats(s: dict[str, float] | None, digits: int = 2) -> str:
+    """"mean ± std", the mean alone for one seed, "not run" for None."""
     if s is None:
         return "not run"
     return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if s["n"] > 1 else f"{s['mean']:.{digits}f}"
@@ -83,13 +85,13 @@ def aggregate(done: list[tuple[Cell, dict[str, Any] | None]]) -> list[dict[str, 
         recs = r.pop("records")
         if recs:
             keys = [k for k in recs[0]["metrics"]["test"] if k != "users"]
-            r["test"] = {k: _stats([x["metrics"]["test"][k] for x in recs]) for k in keys}
-            r["valid"] = {k: _stats([x["metrics"]["valid"][k] for x in recs]) for k in keys}
+            r["test"] = {k: seed_stats([x["metrics"]["test"][k] for x in recs]) for k in keys}
+            r["valid"] = {k: seed_stats([x["metrics"]["valid"][k] for x in recs]) for k in keys}
             r["size_percent"] = recs[0]["size"]["percent"]
             r["size_bits"] = recs[0]["size"]["bits"]
             if "config" in recs[0]:
                 r["emb_size_percent"] = embedding_size_percent(recs[0])
-            r["seconds"] = _stats([x["seconds"] for x in recs])
+            r["seconds"] = seed_stats([x["seconds"] for x in recs])
             r["best_epoch"] = [x["best_epoch"] for x in recs]
             r["config_hashes"] = [x["config_hash"] for x in recs]
         out.append(r)
@@ -103,8 +105,8 @@ def _table_md(name: str, rows: list[dict[str, Any]]) -> str:
              f"| s per run | paper HR / NDCG / size % |", "|" + "---|" * (len(cols) + 7)]
     for r in rows:
         t = r.get("test")
-        vals = [_fmt(t["rmse"], 3)] if regression and t else (
-            [_fmt(t["hr@10"]), _fmt(t["ndcg@10"])] if t else ["not run"] * len(cols))
+        vals = [fmt_stats(t["rmse"], 3)] if regression and t else (
+            [fmt_stats(t["hr@10"]), fmt_stats(t["ndcg@10"])] if t else ["not run"] * len(cols))
         size = f"{r['size_percent']:.1f}" if "size_percent" in r else "—"
         emb = f"{r['emb_size_percent']:.1f}" if "emb_size_percent" in r else "—"
         secs = f"{r['seconds']['mean']:.0f}" if "seconds" in r else "—"
