@@ -117,11 +117,13 @@ def flat_metrics(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]
     return {f"{split}.{k}": float(v) for split, m in metrics.items() for k, v in m.items() if k != "users"}
 
 
-def load_run(run_dir: Path, data_dir: str | None = None) -> tuple[TrainConfig, Any, nn.Module]:
+def load_run(run_dir: Path, data_dir: str | None = None, data: Any = None,
+             ) -> tuple[TrainConfig, Any, nn.Module]:
     """(config, data, model) of a run directory (config.json + best.pt): the model rebuilt on CPU with the
     best epoch's weights, in eval mode, its tables finalized (what is served and what the trainer tested).
 
-    data_dir replaces the run's own data directory (e.g. on another machine)."""
+    data_dir replaces the run's own data directory (e.g. on another machine); data, when given, is the run's
+    dataset already loaded (load_data of its config), so that many runs of one dataset read it once."""
     import json
 
     import torch
@@ -134,7 +136,7 @@ def load_run(run_dir: Path, data_dir: str | None = None) -> tuple[TrainConfig, A
     cfg = from_dict(saved["config"])
     if data_dir is not None:
         cfg = cfg.replace(data_dir=data_dir)
-    data = load_data(cfg)
+    data = load_data(cfg) if data is None else data
     n_users, n_items = vocab_sizes(cfg, data)
     model = build_model(cfg, cfg.model_spec(n_users, n_items), n_items)
     model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True))

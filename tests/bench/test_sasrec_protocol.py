@@ -57,6 +57,16 @@ def test_project_rule_reproduces_the_cache_and_looser_rules_rank_lower(results: 
     assert res["mean"]["test"]["none"]["hr@10"]["n"] == 2
 
 
+def test_the_dataset_is_read_once_for_all_cells(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mgqe.trainer.train as train
+
+    calls = []
+    real = train.load_data
+    monkeypatch.setattr(train, "load_data", lambda cfg: calls.append(cfg.seed) or real(cfg))
+    assert len(sp.measure(results, ["FE"], None)["FE"]["seeds"]) == 2
+    assert calls == [0]  # the first cell's config loads it; the second cell reuses it
+
+
 def test_mask_coords_per_rule(results: Path) -> None:
     _, split, obj = sp.load_run(results / "runs" / sp_hash(results), None)
     users = np.arange(3)

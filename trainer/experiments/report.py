@@ -98,6 +98,13 @@ def aggregate(done: list[tuple[Cell, dict[str, Any] | None]]) -> list[dict[str, 
     return out
 
 
+def paper_numbers(group: str, row: str) -> tuple[float, float, float] | None:
+    """The paper's Table 3/4 (HR@10, NDCG@10, size %) for a row, or None. Rows that vary a training option
+    of a paper method ("MGQE ref-STE", "LRF init 0.1") stand beside that method's numbers, which the paper
+    measured once."""
+    return PAPER.get((group, row)) or PAPER.get((group, row.split(" ")[0]))
+
+
 def _table_md(name: str, rows: list[dict[str, Any]]) -> str:
     regression = any("rmse" in r.get("test", {}) for r in rows)
     cols = ["RMSE"] if regression else ["HR@10", "NDCG@10"]
@@ -110,11 +117,8 @@ def _table_md(name: str, rows: list[dict[str, Any]]) -> str:
         size = f"{r['size_percent']:.1f}" if "size_percent" in r else "—"
         emb = f"{r['emb_size_percent']:.1f}" if "emb_size_percent" in r else "—"
         secs = f"{r['seconds']['mean']:.0f}" if "seconds" in r else "—"
-        # rows that vary a training option of a paper method ("MGQE ref-STE", "LRF init 0.1") stand beside
-        # the paper's number for that method, which the paper measured once
         variant = PAPER_VARIANTS.get((r["group"], r["row"]))
-        paper = (*variant, None) if variant else (
-            PAPER.get((r["group"], r["row"])) or PAPER.get((r["group"], r["row"].split(" ")[0])))
+        paper = (*variant, None) if variant else paper_numbers(r["group"], r["row"])
         ref = " / ".join("—" if x is None else f"{x:g}" for x in paper) if paper else "—"
         lines.append(f"| {r['group']} | {r['row']} | {' | '.join(vals)} | {size} | {emb} | "
                      f"{len(r['finished_seeds'])} / {len(r['planned_seeds'])} | {secs} | {ref} |")
