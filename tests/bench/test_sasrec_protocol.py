@@ -60,9 +60,14 @@ def test_project_rule_reproduces_the_cache_and_looser_rules_rank_lower(results: 
 def test_the_dataset_is_read_once_for_all_cells(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import mgqe.trainer.train as train
 
-    calls = []
+    calls: list[int] = []
     real = train.load_data
-    monkeypatch.setattr(train, "load_data", lambda cfg: calls.append(cfg.seed) or real(cfg))
+
+    def counted(cfg: Any) -> Any:
+        calls.append(cfg.seed)
+        return real(cfg)
+
+    monkeypatch.setattr(train, "load_data", counted)
     assert len(sp.measure(results, ["FE"], None)["FE"]["seeds"]) == 2
     assert calls == [0]  # the first cell's config loads it; the second cell reuses it
 
