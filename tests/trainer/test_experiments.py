@@ -38,7 +38,8 @@ def test_suite_sizes_and_paper_settings() -> None:
     assert (sas.model, sas.epochs, sas.max_len, sas.dropout, sas.n_blocks, sas.batch_size) == (
         "sasrec", 200, 50, 0.2, 2, 128)
     assert len(cells("table6", [0, 1])) == 3 * 3 * 2
-    assert len(cells("fig6", [0, 1])) == 4 + 3 + 4 + 4 + 4 + 4  # figures use the first seed only
+    assert len(cells("fig6", [0, 1])) == 2 * (4 + 3 + 4 + 4 + 4 + 4)  # every point at every seed
+    assert len(cells("fig7", [0, 1])) == 3 * 3 and len(cells("fig8", [0, 1])) == 3  # the first seed only
     assert {c.row for c in cells("fig8", [0])} == {"SQ", "MGQE", "MGQE ref-STE"}
     # figure 7 and table 3 share cells: same config, same hash
     f7 = {config_hash(c.cfg) for c in cells("fig7", [0], backbones=["gmf"])}
@@ -257,7 +258,25 @@ def test_fig6_report_states_the_equal_size_comparison(tmp_path: Path) -> None:
     # SQ at 12.5%: half way (in log size) between 6.25% and 25%, so HR 6.0; MGQE's 7.5 is above it
     assert rep["equal_size"][-1] == "- **MGQE above SQ at every compared size: True** (1 of 1 points)"
     md = (tmp_path / "fig6.md").read_text()
-    assert "HR@10 7.50 vs SQ 6.00 at that size (between b=2 and b=8): above" in md
+    assert "HR@10 7.50 (1 seed) vs SQ 6.00 at that size (between b=2 and b=8): above" in md
+
+
+def test_fig6_flags_a_gap_within_the_mgqe_points_seed_spread(tmp_path: Path) -> None:
+    """A point's HR is its mean over seeds; a gap to the baseline smaller than its seed std is flagged."""
+    done: list[tuple[Cell, dict[str, Any] | None]] = []
+    points = [("FE", "d=64", [7.0], 400), ("SQ", "b=2", [4.0], 25), ("SQ", "b=8", [8.0], 100),
+              ("MGQE", "D=8", [5.0, 8.0], 50), ("MGQE", "D=16", [9.0, 9.2], 50)]
+    for group, label, hrs, bits in points:
+        for seed, hr in enumerate(hrs):
+            rec = fake_record(hr, seed)
+            rec["size"] = {"bits": bits, "fe_bits": 400, "percent": 100.0 * bits / 400}
+            done.append((Cell(group, label, tiny_cfg(tmp_path, seed=seed)), rec))
+    eq = write_report("fig6", done, tmp_path)["equal_size"]
+    # MGQE D=8: mean 6.5, std 2.12 over 2 seeds, vs SQ 6.0 at 12.5%: above by less than its std
+    assert "- MGQE D=8 (12.5%): HR@10 6.50 ± 2.12 (2 seeds) vs SQ 6.00 at that size (between b=2 and b=8): " \
+           "above, within one seed std" in eq
+    d16 = [line for line in eq if line.startswith("- MGQE D=16 (12.5%): HR@10 9.10 ± 0.14 (2 seeds) vs SQ")]
+    assert len(d16) == 1 and d16[0].endswith(": above")  # 3.1 above: far outside its 0.14 std
 
 
 @pytest.mark.parametrize("model", ["gmf", "sasrec"])

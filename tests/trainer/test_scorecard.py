@@ -71,8 +71,8 @@ def test_size_matches_is_open_while_a_fitting_row_lacks_seeds_or_none_fits() -> 
         "table3: no finished MGQE row at ≤ 21%", OPEN)
 
 
-def fig6(points: dict[str, list[tuple[float, float]]]) -> dict[str, Any]:
-    return {"rows": [row(g, f"p{i}", hr, n=1, size=s) for g, pts in points.items()
+def fig6(points: dict[str, list[tuple[float, float]]], n: int = 1) -> dict[str, Any]:
+    return {"rows": [row(g, f"p{i}", hr, n=n, size=s) for g, pts in points.items()
                      for i, (s, hr) in enumerate(pts)]}
 
 
@@ -82,9 +82,19 @@ def test_equal_size_needs_every_compared_point_above_sq_and_dpq() -> None:
     rep = fig6({**base, "MGQE": [(10.0, 7.5), (20.0, 7.0)], "MGQE ref-STE": [(10.0, 7.5), (20.0, 8.0)]})
     (_, ev, issue), (_, ev_ref, ref) = equal_size({"fig6": rep})
     assert (issue, ref) == ("**not met**", "**met**")
-    assert ev == ("fig6 (one seed per point): above SQ at 1 of 2 compared sizes; "
+    assert ev == ("fig6 (1 seed per point, means): above SQ at 1 of 2 compared sizes; "
                   "above DPQ at 1 of 2 compared sizes")
     assert "above DPQ ref-STE at 2 of 2" in ev_ref
+
+
+def test_equal_size_states_how_many_seeds_its_points_have() -> None:
+    """The evidence names the fewest and most seeds over the points of an MGQE curve and its baselines."""
+    three = fig6({"SQ": [(5.0, 4.0), (25.0, 8.0)], "DPQ": [(8.0, 6.0), (30.0, 8.0)], "MGQE": [(10.0, 7.5)]},
+                 n=3)["rows"]
+    one = fig6({"DPQ ref-STE": [(8.0, 6.0), (30.0, 8.0)], "MGQE ref-STE": [(10.0, 7.5)]})["rows"]
+    (_, ev, _), (_, ev_ref, _) = equal_size({"fig6": {"rows": three + one}})
+    assert ev.startswith("fig6 (3 seeds per point, means): ")
+    assert ev_ref.startswith("fig6 (1-3 seeds per point, means): ")  # its SQ points have 3, the rest 1
 
 
 def test_equal_size_is_open_without_the_curves() -> None:

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("name", choices=EXPERIMENTS, help="which table or figure to produce")
     p.add_argument("--seeds", default="0,1,2",
-                   help="seeds, comma-separated (default 0,1,2; figures use the first)")
+                   help="seeds, comma-separated (default 0,1,2; fig7 and fig8 use the first)")
     p.add_argument("--backbones", type=_csv, default=None, help="restrict to these backbones, e.g. gmf,neumf")
     p.add_argument("--methods", type=_csv, default=None,
                    help="restrict to these rows, e.g. 'FE,MGQE ref-STE' (table6: variant labels such as "

@@ -62,10 +62,23 @@ def equal_size_tally(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[
     return out
 
 
+def seed_range(rows: list[dict[str, Any]], groups: tuple[str, ...]) -> tuple[int, int]:
+    """(fewest, most) finished seeds over the finished points of `groups`; (0, 0) when none is finished."""
+    ns = [len(r["finished_seeds"]) for r in rows if r["group"] in groups and r.get("finished_seeds")]
+    return (min(ns), max(ns)) if ns else (0, 0)
+
+
+def _spread(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
+    """(group, row label) -> the point's test HR@10 {mean, std, n} over its finished seeds."""
+    return {(r["group"], r["row"]): r["test"]["hr@10"] for r in rows if "hr@10" in r.get("test", {})}
+
+
 def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown bullets: every MGQE point against each of its PAIRS baselines at the same size, then a verdict
-    per (MGQE curve, baseline) over the points that could be compared."""
+    per (MGQE curve, baseline) over the points that could be compared. A gap smaller than the MGQE point's
+    own seed std is flagged, since one more seed could flip it."""
     cs = curves(rows)
+    spread = _spread(rows)
     lines: list[str] = []
     for m, bases in PAIRS.items():
         for base in bases:
@@ -79,8 +92,12 @@ def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
                     continue
                 ref, where = got
                 above.append(hr >= ref)
-                lines.append(f"- {m} {label} ({size:.1f}%): HR@10 {hr:.2f} vs {base} {ref:.2f} at that size "
-                             f"({where}): {'above' if hr >= ref else 'below'}")
+                st = spread[(m, label)]
+                n = st["n"]
+                mine = f"{hr:.2f} ± {st['std']:.2f} ({n} seeds)" if n > 1 else f"{hr:.2f} (1 seed)"
+                close = ", within one seed std" if n > 1 and abs(hr - ref) < st["std"] else ""
+                lines.append(f"- {m} {label} ({size:.1f}%): HR@10 {mine} vs {base} {ref:.2f} at that size "
+                             f"({where}): {'above' if hr >= ref else 'below'}{close}")
             if above:
                 lines.append(f"- **{m} above {base} at every compared size: {all(above)}** "
                              f"({sum(above)} of {len(above)} points)")

@@ -238,7 +238,8 @@ def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], resu
         report["equal_size"] = eq
         if eq:
             md += ["MGQE vs the other curves at equal model size (test HR@10, baseline interpolated in log "
-                   "size between its two neighbouring points; one seed per point):", *eq, ""]
+                   "size between its two neighbouring points; each HR@10 the mean over the point's finished "
+                   "seeds):", *eq, ""]
     if missing:
         md += ["Unfinished cells (not yet trained):", *[f"- {m}" for m in missing], ""]
     (results / f"{stem}.json").write_text(json.dumps(report, indent=1))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mgqe.trainer.experiments.curves import equal_size_tally
+from mgqe.trainer.experiments.curves import PAIRS, equal_size_tally, seed_range
 from mgqe.trainer.experiments.size_targets import TARGET_SIZE
 from mgqe.trainer.experiments.suite import VARIANTS
 
@@ -111,7 +111,9 @@ def equal_size(reports: dict[str, Report]) -> list[Line]:
             continue
         evidence = "; ".join(f"above {base} at {a} of {n} compared sizes" for base, (a, n) in pairs)
         ok = all(n > 0 and a == n for _, (a, n) in pairs)
-        out.append((target, f"fig6 (one seed per point): {evidence}", _verdict(ok)))
+        lo, hi = seed_range(rows, (m, *PAIRS[m]))
+        seeds = f"{lo} seed{'s' * (lo > 1)} per point" if lo == hi else f"{lo}-{hi} seeds per point"
+        out.append((target, f"fig6 ({seeds}, means): {evidence}", _verdict(ok)))
     return out
 
 
