@@ -11,6 +11,8 @@ import itertools
 import math
 from typing import Any
 
+from mgqe.trainer.experiments.report import fmt_seeds
+
 # each MGQE curve against FE, SQ and the DPQ trained in the same straight-through form (like for like)
 PAIRS: dict[str, tuple[str, ...]] = {"MGQE": ("FE", "SQ", "DPQ"), "MGQE ref-STE": ("FE", "SQ", "DPQ ref-STE")}
 
@@ -93,11 +95,9 @@ def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
                 ref, where = got
                 above.append(hr >= ref)
                 st = spread[(m, label)]
-                n = st["n"]
-                mine = f"{hr:.2f} ± {st['std']:.2f} ({n} seeds)" if n > 1 else f"{hr:.2f} (1 seed)"
-                close = ", within one seed std" if n > 1 and abs(hr - ref) < st["std"] else ""
-                lines.append(f"- {m} {label} ({size:.1f}%): HR@10 {mine} vs {base} {ref:.2f} at that size "
-                             f"({where}): {'above' if hr >= ref else 'below'}{close}")
+                close = ", within one seed std" if st["n"] > 1 and abs(hr - ref) < st["std"] else ""
+                lines.append(f"- {m} {label} ({size:.1f}%): HR@10 {fmt_seeds(st)} vs {base} {ref:.2f} "
+                             f"at that size ({where}): {'above' if hr >= ref else 'below'}{close}")
             if above:
                 lines.append(f"- **{m} above {base} at every compared size: {all(above)}** "
                              f"({sum(above)} of {len(above)} points)")

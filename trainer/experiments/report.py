@@ -70,6 +70,11 @@ def fmt_stats(s: dict[str, float] | None, digits: int = 2) -> str:
     return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if s["n"] > 1 else f"{s['mean']:.{digits}f}"
 
 
+def fmt_seeds(s: dict[str, float]) -> str:
+    """"mean ± std (n seeds)", or "mean (1 seed)": a seed_stats() result with its seed count spelled out."""
+    return f"{s['mean']:.2f} ± {s['std']:.2f} ({s['n']} seeds)" if s["n"] > 1 else f"{s['mean']:.2f} (1 seed)"
+
+
 def aggregate(done: list[tuple[Cell, dict[str, Any] | None]]) -> list[dict[str, Any]]:
     """One row per (group, row): test metrics mean ± std over finished seeds, size, seeds finished/planned."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mgqe.trainer.experiments.curves import PAIRS, equal_size_tally, seed_range
+from mgqe.trainer.experiments.report import fmt_seeds
 from mgqe.trainer.experiments.size_targets import TARGET_SIZE
 from mgqe.trainer.experiments.suite import VARIANTS
 
@@ -41,8 +42,7 @@ def _row(reports: dict[str, Report], name: str, group: str, row: str) -> dict[st
 
 
 def _hr(r: dict[str, Any]) -> str:
-    s = r["test"]["hr@10"]
-    return f"{s['mean']:.2f} ± {s['std']:.2f} ({s['n']} seeds)" if s["n"] > 1 else f"{s['mean']:.2f} (1 seed)"
+    return fmt_seeds(r["test"]["hr@10"])
 
 
 def _verdict(ok: bool) -> str:
