@@ -67,6 +67,8 @@ class TrainConfig:
     batch_size: int = 8192
     lr: float = 1e-3
     weight_decay: float = 0.0
+    # Adam's second-moment decay; SASRec's reference code uses 0.98, torch's default (every earlier run) 0.999
+    adam_beta2: float = 0.999
     n_neg: int = 4  # gmf/neumf: uniform negatives per positive, re-sampled each epoch
     neg_filter: bool = True  # gmf/neumf: re-draw negatives that are the user's training items (NCF code)
     init_std: float = 0.01
@@ -101,6 +103,8 @@ class TrainConfig:
                               "the centroids")
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.adam_beta2 < 1.0:
+            raise ConfigError(f"adam_beta2 must be in [0, 1), got {self.adam_beta2}")
         if any(not 0.0 < h < 1.0 for h in self.head) or list(self.head) != sorted(self.head):
             raise ConfigError(f"head must be increasing shares in (0, 1), got {self.head}")
         expected_task = {"gmf": ("ranking", "rating"), "neumf": ("ranking",), "sasrec": ("ranking",),
@@ -232,7 +236,7 @@ def load_config(path: str | Path) -> TrainConfig:
 
 
 # fields added after cells were cached, with the value every earlier run had: hashed only when different
-_LEGACY: dict[str, Any] = {"centroid_task_grad": True, "pos_init_std": None}
+_LEGACY: dict[str, Any] = {"centroid_task_grad": True, "pos_init_std": None, "adam_beta2": 0.999}
 
 
 def _hashed_fields(cfg: TrainConfig) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from mgqe.trainer.train import (
     finish_run,
     load_data,
     make_objective,
+    make_optimizer,
     seed_everything,
     train_model,
     vocab_sizes,
@@ -116,7 +117,7 @@ def _train_ranks(cfg: TrainConfig, device: torch.device, backend: str, t0: float
             # per-group centroid tables (unshared variants): a batch may miss a group entirely
             find_unused_parameters=cfg.method == "mgqe" and cfg.variant != "shared_k",
         )
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model, cfg)
     out = Path(cfg.out_dir)
     h = config_hash(cfg)
     if lead:

@@ -153,6 +153,12 @@ def _better(a: float, b: float | None, higher: bool) -> bool:
     return b is None or (a > b if higher else a < b)
 
 
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Adam:
+    """Adam over every parameter, with the config's lr, weight decay and second-moment decay."""
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.adam_beta2),
+                            weight_decay=cfg.weight_decay)
+
+
 def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> TrainResult:
     """Train `cfg` end to end and return the finalized model with its metrics (see module docstring).
 
@@ -169,7 +175,7 @@ def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> Tra
     n_users, n_items = vocab_sizes(cfg, data)
     spec = cfg.model_spec(n_users, n_items)
     model = build_model(cfg, spec, n_items).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model, cfg)
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ def test_train_pairs_with_no_pairs_contains_nothing(split, monkeypatch: pytest.M
 
 def test_hash_keeps_earlier_cells_and_separates_the_filter() -> None:
     # added after the first cells were cached
-    new_fields = {"neg_filter", "centroid_task_grad", "pos_init_std"}
+    new_fields = {"neg_filter", "centroid_task_grad", "pos_init_std", "adam_beta2"}
     legacy = {k: v for k, v in TrainConfig(model="gmf").to_dict().items() if k not in new_fields}
     gmf_off = from_dict({**legacy, "neg_filter": False})
     gmf_on = from_dict(legacy)  # the default is the filter
@@ -98,3 +98,5 @@ def test_hash_keeps_earlier_cells_and_separates_the_filter() -> None:
     digest = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
     assert config_hash(from_dict(sasrec)) == digest
     assert config_hash(from_dict({**sasrec, "pos_init_std": 0.01})) != config_hash(from_dict(sasrec))
+    assert config_hash(from_dict({**sasrec, "adam_beta2": 0.98})) != config_hash(from_dict(sasrec))
+    assert config_hash(from_dict({**sasrec, "adam_beta2": 0.999})) == digest

@@ -14,7 +14,7 @@ from mgqe.trainer.cli import main
 from mgqe.trainer.config import ConfigError, TrainConfig, config_hash, from_dict, load_config
 from mgqe.trainer.embeddings import QuantizedEmbedding
 from mgqe.trainer.objectives import PairData
-from mgqe.trainer.train import model_size, train_model
+from mgqe.trainer.train import make_optimizer, model_size, train_model
 
 SYN = {"n_users": 120, "n_items": 60, "mean_length": 12.0}
 
@@ -151,6 +151,8 @@ def test_config_file_toml_and_json(tmp_path: Path) -> None:
     ({"model": "sasrec", "pos_init_std": "0.01"}, "pos_init_std must be a number or null"),
     ({"model": "sasrec", "pos_init_std": 0}, "pos_init_std=0.0 is for sasrec's positional .* must be > 0"),
     ({"model": "gmf", "pos_init_std": 0.01}, r"pos_init_std=0.01 is for sasrec.*model='gmf'"),
+    ({"adam_beta2": 1.0}, r"adam_beta2 must be in \[0, 1\), got 1.0"),
+    ({"adam_beta2": "0.98"}, "adam_beta2 must be a number"),
 ])
 def test_config_errors(raw: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -197,3 +199,12 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "KEY=VALUE" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "nothing"), str(tmp_path / "x.mgqe")]) == 2
     assert "not a finished run directory" in capsys.readouterr().err
+
+
+def test_optimizer_takes_lr_weight_decay_and_beta2_from_the_config() -> None:
+    """adam_beta2 reaches Adam; its default is torch's, so runs made before the field trained the same."""
+    model = torch.nn.Linear(2, 2)
+    got = make_optimizer(model, TrainConfig(lr=0.01, weight_decay=0.1, adam_beta2=0.98)).defaults
+    assert (got["lr"], got["weight_decay"], got["betas"]) == (0.01, 0.1, (0.9, 0.98))
+    default = make_optimizer(model, TrainConfig()).defaults["betas"]
+    assert default == torch.optim.Adam(model.parameters()).defaults["betas"] == (0.9, 0.999)
