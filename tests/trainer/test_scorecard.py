@@ -10,6 +10,7 @@ from mgqe.trainer.experiments.report import write_index
 from mgqe.trainer.experiments.scorecard import (
     ISSUE_ROWS,
     OPEN,
+    alt_stems,
     equal_size,
     fe_levels,
     scorecard,
@@ -69,6 +70,25 @@ def test_size_matches_is_open_while_a_fitting_row_lacks_seeds_or_none_fits() -> 
     too_big = [row("gmf", "FE", 7.8), row("gmf", "MGQE", 7.9, size=24.8), unrun("gmf", "MGQE-compact")]
     assert size_matches({"table3": {"rows": too_big}})[0][1:] == (
         "table3: no finished MGQE row at ≤ 21%", OPEN)
+
+
+def test_a_written_alt_report_adds_its_own_fe_level_and_size_lines() -> None:
+    """The --set report of ALT_REPORTS is checked beside the default one, and only once it exists."""
+    stem, = alt_stems()
+    assert stem == "table4-pos_init_std=0.01"
+    default = {"table4": {"rows": [row("sasrec", "FE", 19.9, std=0.2)]}}
+    assert len(fe_levels(default)) == 2 and len(size_matches(default)) == 3
+    alt = [row("sasrec", "FE", 21.7, std=0.1), row("sasrec", "MGQE-small", 21.9, size=26.5)]
+    reports = {**default, stem: {"rows": alt}}
+    *_, (target, evidence, verdict) = fe_levels(reports)
+    assert target == ("sasrec FE HR@10 near the paper's 20.36 (within our seed std) "
+                      "(positional table from N(0, 0.01))")
+    assert (evidence, verdict) == (f"{stem}: 21.70 ± 0.10 (3 seeds), +1.34 from the paper", "**not met**")
+    *_, sas, sas_alt = size_matches(reports)
+    assert sas[1:] == ("table4: no finished MGQE row at ≤ 28%", OPEN)
+    assert sas_alt == ("sasrec: MGQE matches FE at ≤ 28% of its size (positional table from N(0, 0.01))",
+                       f"{stem}, FE 21.70 ± 0.10 (3 seeds); MGQE-small at 26.5%: 21.90 ± 0.10 (3 seeds), "
+                       "+0.20", "**met** by MGQE-small")
 
 
 def fig6(points: dict[str, list[tuple[float, float]]], n: int = 1) -> dict[str, Any]:
@@ -138,3 +158,10 @@ def test_scorecard_table_and_its_place_in_the_index(tmp_path: Path) -> None:
     assert "## What the numbers below say" not in head and "## table3" not in head
     assert "| gmf: MGQE matches FE at ≤ 21% of its size |" in rest.split("## What the numbers")[0]
     assert "**met** by MGQE-compact |" in rest
+    assert "(positional table from N(0, 0.01))" not in page  # no alt report written yet
+    alt = {**rep, "experiment": "table4", "rows": [row("sasrec", "FE", 21.7)]}
+    (tmp_path / "table4-pos_init_std=0.01.json").write_text(json.dumps(alt))
+    page = write_index(tmp_path).read_text()
+    assert ("| sasrec FE HR@10 near the paper's 20.36 (within our seed std) (positional table from "
+            "N(0, 0.01)) | table4-pos_init_std=0.01: 21.70 ± 0.10 (3 seeds), +1.34 from the paper "
+            "| **not met** |") in page

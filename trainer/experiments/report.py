@@ -407,11 +407,11 @@ def remaining_seconds(rows: list[dict[str, Any]]) -> tuple[float, int]:
 
 def write_index(results: Path) -> Path:
     """results/README.md: the intro above, then every experiment report present, with its command."""
-    from mgqe.trainer.experiments.scorecard import scorecard
+    from mgqe.trainer.experiments.scorecard import alt_stems, scorecard
     from mgqe.trainer.experiments.suite import EXPERIMENTS
 
     suite = {n: json.loads((results / f"{n}.json").read_text())
-             for n in EXPERIMENTS if (results / f"{n}.json").is_file()}
+             for n in [*EXPERIMENTS, *alt_stems()] if (results / f"{n}.json").is_file()}
     parts = [INTRO, "\n".join(scorecard(suite)) + "\n", READING]
     total = left = 0.0
     unknown = 0
