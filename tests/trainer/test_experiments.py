@@ -73,6 +73,10 @@ def test_sasrec_small_rows_are_the_only_mgqe_rows_within_the_whole_model_target(
     pos = cells("table4", [0], methods=["FE pos-init 0.01"])[0].cfg
     assert (pos.method, pos.pos_init_std) == ("fe", 0.01)
     assert sizes["FE pos-init 0.01"] == sizes["FE"] == 100.0
+    # under --set pos_init_std=0.01 the FE row is that row: the copy is dropped, not listed twice
+    rows = [c.row for c in cells("table4", [0, 1], overrides={"pos_init_std": 0.01})]
+    assert rows.count("FE") == 2 and "FE pos-init 0.01" not in rows
+    assert len(rows) == len(cells("table4", [0, 1])) - 2
 
 
 def mgqe_cfg(t3: list[Cell]):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mgqe.trainer.config import ConfigError, TrainConfig
+from mgqe.trainer.config import ConfigError, TrainConfig, config_hash
 from mgqe.trainer.experiments.cells import Cell
 
 DATASET = "ml-1m-sasrec"  # the paper's 6,040 users x 3,416 items
@@ -146,4 +146,13 @@ def cells(name: str, seeds: list[int], backbones: list[str] | None = None, metho
                     out.append(Cell(m, label, make_config("gmf", mc, s, ov)))
     else:
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
-    return out
+    # an override can turn a row into a copy of an earlier one (--set pos_init_std=0.01 makes "FE" the
+    # "FE pos-init 0.01" row): the copy would train nothing new and repeat the row in the report
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for c in out:
+        key = (c.group, config_hash(c.cfg))
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    return unique
