@@ -130,6 +130,25 @@ def _table_md(name: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def fig6_points(finished: list[tuple[Cell, dict[str, Any]]]) -> dict[str, list[tuple[float, float, float]]]:
+    """Figure 6's curves from finished cells: group -> [(size % of FE d=64, HR@10 mean, sample std)] per
+    sweep point over its finished seeds, sorted by size; {} until an FE d=64 cell has finished."""
+    fe64 = next((r for c, r in finished if (c.group, c.row) == ("FE", "d=64")), None)
+    if fe64 is None:
+        return {}
+    hrs: dict[str, dict[str, list[float]]] = {}
+    bits: dict[tuple[str, str], float] = {}
+    for c, r in finished:
+        hrs.setdefault(c.group, {}).setdefault(c.row, []).append(r["metrics"]["test"]["hr@10"])
+        bits[(c.group, c.row)] = r["size"]["bits"]
+    out = {}
+    for group, rows in hrs.items():
+        stats = {row: seed_stats(v) for row, v in rows.items()}
+        out[group] = sorted((100 * bits[(group, row)] / fe64["size"]["bits"], st["mean"], st["std"])
+                            for row, st in stats.items())
+    return out
+
+
 def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]], results: Path) -> str:
     """Draw the figure of `name` into path; returns a Markdown note (e.g. the fig8 diagonal verdict)."""
     import matplotlib
@@ -140,21 +159,17 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
     finished = [(c, r) for c, r in done if r is not None]
     if name == "fig6":
         fig, ax = plt.subplots(figsize=(6, 4))
-        fe64 = next((r for c, r in finished if (c.group, c.row) == ("FE", "d=64")), None)
-        ref_bits = fe64["size"]["bits"] if fe64 else None
-        for group in dict.fromkeys(c.group for c, _ in finished):
-            pts = sorted((r["size"]["bits"], r["metrics"]["test"]["hr@10"])
-                         for c, r in finished if c.group == group)
-            if ref_bits is None:
-                continue
-            ax.plot([100 * b / ref_bits for b, _ in pts], [h for _, h in pts], marker="o", label=group)
+        curves = fig6_points(finished)
+        for group, pts in curves.items():
+            ax.errorbar([x for x, _, _ in pts], [m for _, m, _ in pts], yerr=[sd for _, _, sd in pts],
+                        marker="o", capsize=3, label=group)
         ax.set_xscale("log")
         ax.set_xlabel("model size, % of FE d=64 (Table 1 bits)")
-        ax.set_ylabel("test HR@10 (%)")
-        ax.set_title("GMF on ml-1m (SASRec 5-core), seed 0")
+        ax.set_ylabel("test HR@10 (%), mean ± std over seeds")
+        ax.set_title("GMF on ml-1m (SASRec 5-core)")
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
-        note = "" if ref_bits else "The FE d=64 cell has not finished, so no size axis could be drawn."
+        note = "" if curves else "The FE d=64 cell has not finished, so no size axis could be drawn."
     elif name == "fig7":
         bbs = list(dict.fromkeys(c.group for c, _ in done))
         fig, axes = plt.subplots(1, max(len(bbs), 1), figsize=(4 * max(len(bbs), 1), 3.5), squeeze=False)
