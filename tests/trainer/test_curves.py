@@ -11,7 +11,9 @@ from mgqe.trainer.experiments.curves import at_size, curves, equal_size_check, e
 
 
 def row(group: str, label: str, size: float, hr: float) -> dict[str, Any]:
-    return {"group": group, "row": label, "size_percent": size, "test": {"hr@10": {"mean": hr, "std": 0.0}}}
+    """A finished one-seed point, shaped like report.aggregate's rows."""
+    return {"group": group, "row": label, "size_percent": size, "finished_seeds": [0],
+            "test": {"hr@10": {"mean": hr, "std": 0.0, "n": 1}}}
 
 
 def test_at_size_interpolates_in_log_size() -> None:
@@ -47,8 +49,9 @@ def test_equal_size_check_verdicts() -> None:
             row("MGQE", "D=64", 30.0, 9.0)]   # beyond SQ's largest size
     lines = equal_size_check(rows)
     text = "\n".join(lines)
-    assert "MGQE D=8 (10.0%): HR@10 7.00 vs SQ 6.00 at that size (between b=2 and b=8): above" in text
-    assert "MGQE D=16 (15.0%): HR@10 7.00 vs SQ 7.17" in text and text.count(": below") == 1
+    assert "MGQE D=8 (10.0%): HR@10 7.00 (1 seed) vs SQ 6.00 at that size (between b=2 and b=8): above" \
+        in text
+    assert "MGQE D=16 (15.0%): HR@10 7.00 (1 seed) vs SQ 7.17" in text and text.count(": below") == 1
     assert "MGQE D=64 (30.0%): outside SQ's measured sizes (5.0-20.0%), not compared" in text
     assert lines[-1] == "- **MGQE above SQ at every compared size: False** (1 of 2 points)"
 
