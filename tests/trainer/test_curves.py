@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mgqe.trainer.experiments.curves import at_size, curves, equal_size_check, equal_size_tally
+from mgqe.trainer.experiments.curves import at_size, curves, equal_size_check, equal_size_tally, error_bars
 
 
 def row(group: str, label: str, size: float, hr: float) -> dict[str, Any]:
@@ -71,3 +71,12 @@ def test_equal_size_tally_counts_what_the_check_states() -> None:
     # MGQE vs DPQ is absent: there is no DPQ curve to compare against
     assert equal_size_tally(rows) == {("MGQE", "SQ"): (1, 2), ("MGQE", "FE"): (0, 0)}
     assert equal_size_tally([row("SQ", "b=8", 25.0, 7.9)]) == {}
+
+
+def test_error_bars_give_one_point_per_setting_with_its_seed_std() -> None:
+    """The figure draws each sweep setting once, at its mean over seeds with its std, sorted by size."""
+    two_seeds = {**row("SQ", "b=8", 25.0, 7.0), "finished_seeds": [0, 1],
+                 "test": {"hr@10": {"mean": 7.0, "std": 1.41, "n": 2}}}
+    rows = [two_seeds, row("SQ", "b=2", 6.25, 4.0), {"group": "SQ", "row": "b=4", "size_percent": 12.6}]
+    assert error_bars(rows) == {"SQ": [(6.25, 4.0, 0.0), (25.0, 7.0, 1.41)]}  # b=4 unfinished: not drawn
+    assert error_bars([]) == {}

@@ -248,24 +248,6 @@ def test_fig6_sizes_are_relative_to_the_d64_full_model(tmp_path: Path) -> None:
     assert (tmp_path / "fig6.png").is_file()
 
 
-def test_fig6_curves_plot_each_point_as_its_mean_and_std_over_seeds(tmp_path: Path) -> None:
-    """The figure draws one point per sweep setting (mean ± std of its seeds), never one per seed."""
-    from mgqe.trainer.experiments.report import fig6_points
-
-    def rec(hr: float, seed: int, bits: int) -> dict[str, Any]:
-        r = fake_record(hr, seed)
-        r["size"] = {"bits": bits, "fe_bits": 400, "percent": 100.0 * bits / 400}
-        return r
-
-    cfg = tiny_cfg(tmp_path)
-    sq = [(Cell("SQ", "b=8", cfg), rec(6.0, 0, 100)), (Cell("SQ", "b=8", cfg), rec(8.0, 1, 100)),
-          (Cell("SQ", "b=2", cfg), rec(4.0, 0, 25))]
-    assert fig6_points(sq) == {}  # no FE d=64 yet: no size axis
-    curves = fig6_points([(Cell("FE", "d=64", cfg), rec(7.0, 0, 400)), *sq])
-    assert curves["FE"] == [(100.0, 7.0, 0.0)]
-    assert curves["SQ"] == [(6.25, 4.0, 0.0), (25.0, 7.0, pytest.approx(np.std([6.0, 8.0], ddof=1)))]
-
-
 def test_fig6_report_states_the_equal_size_comparison(tmp_path: Path) -> None:
     """The fig6 report reads SQ's HR off its curve at the MGQE point's size and says above or below."""
     cfg = tiny_cfg(tmp_path)

@@ -75,6 +75,14 @@ def _spread(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float
     return {(r["group"], r["row"]): r["test"]["hr@10"] for r in rows if "hr@10" in r.get("test", {})}
 
 
+def error_bars(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
+    """The figure's curves: group -> [(size %, HR@10 mean, sample std over seeds)], one per sweep point,
+    sorted by size (the points of curves())."""
+    spread = _spread(rows)
+    return {g: [(size, hr, spread[(g, label)]["std"]) for size, hr, label in pts]
+            for g, pts in curves(rows).items()}
+
+
 def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown bullets: every MGQE point against each of its PAIRS baselines at the same size, then a verdict
     per (MGQE curve, baseline) over the points that could be compared. A gap smaller than the MGQE point's

@@ -130,27 +130,10 @@ def _table_md(name: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def fig6_points(finished: list[tuple[Cell, dict[str, Any]]]) -> dict[str, list[tuple[float, float, float]]]:
-    """Figure 6's curves from finished cells: group -> [(size % of FE d=64, HR@10 mean, sample std)] per
-    sweep point over its finished seeds, sorted by size; {} until an FE d=64 cell has finished."""
-    fe64 = next((r for c, r in finished if (c.group, c.row) == ("FE", "d=64")), None)
-    if fe64 is None:
-        return {}
-    hrs: dict[str, dict[str, list[float]]] = {}
-    bits: dict[tuple[str, str], float] = {}
-    for c, r in finished:
-        hrs.setdefault(c.group, {}).setdefault(c.row, []).append(r["metrics"]["test"]["hr@10"])
-        bits[(c.group, c.row)] = r["size"]["bits"]
-    out = {}
-    for group, rows in hrs.items():
-        stats = {row: seed_stats(v) for row, v in rows.items()}
-        out[group] = sorted((100 * bits[(group, row)] / fe64["size"]["bits"], st["mean"], st["std"])
-                            for row, st in stats.items())
-    return out
-
-
-def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]], results: Path) -> str:
-    """Draw the figure of `name` into path; returns a Markdown note (e.g. the fig8 diagonal verdict)."""
+def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]], results: Path,
+          rows: list[dict[str, Any]]) -> str:
+    """Draw the figure of `name` into path from its cells (`rows`: their aggregate, which fig6 plots);
+    returns a Markdown note (e.g. the fig8 diagonal verdict)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,8 +141,10 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
 
     finished = [(c, r) for c, r in done if r is not None]
     if name == "fig6":
+        from mgqe.trainer.experiments.curves import error_bars
+
         fig, ax = plt.subplots(figsize=(6, 4))
-        curves = fig6_points(finished)
+        curves = error_bars(rows)
         for group, pts in curves.items():
             ax.errorbar([x for x, _, _ in pts], [m for _, m, _ in pts], yerr=[sd for _, _, sd in pts],
                         marker="o", capsize=3, label=group)
@@ -238,7 +223,7 @@ def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], resu
           "(test split; mean ± sample std over the finished seeds).", ""]
     png = results / f"{stem}.png"
     if name.startswith("fig") and any(r is not None for _, r in done):
-        note = _plot(name, png, done, results)
+        note = _plot(name, png, done, results, rows)
         report["png"] = png.name
         md += [f"![{name}]({png.name})", "", note, ""]
     else:  # a plot of cells that are no longer in this report would be a stale claim
