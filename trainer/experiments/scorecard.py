@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mgqe.trainer.experiments.curves import PAIRS, equal_size_tally, seed_range
-from mgqe.trainer.experiments.report import fmt_seeds
+from mgqe.trainer.experiments.report import PAPER, fmt_seeds
 from mgqe.trainer.experiments.size_targets import TARGET_SIZE
 from mgqe.trainer.experiments.suite import VARIANTS
 
@@ -73,8 +73,6 @@ def _verdict(ok: bool) -> str:
 def fe_levels(reports: dict[str, Report]) -> list[Line]:
     """FE's test HR@10 against the paper's, for the backbones whose level the issue states (and for each
     written ALT_REPORTS variant of their report)."""
-    from mgqe.trainer.experiments.report import PAPER
-
     out = []
     for g in FE_LEVEL_OF:
         paper = PAPER[(g, "FE")][0]
