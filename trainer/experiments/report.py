@@ -328,15 +328,16 @@ READING = """## What the numbers below say (read with the tables; every figure q
 - Figure 6: its report reads, for every MGQE point, the FE, SQ and same-form DPQ curves at the same model
   size (interpolated in log size) and says whether MGQE lies above each; points outside a curve's measured
   sizes are listed as not compared. Each point is the mean over its finished seeds, and a gap smaller than
-  the MGQE point's own seed std is flagged. The FE, SQ, DPQ and MGQE curves have three seeds per point; the
-  ref-STE curves have fewer below D=64 (the table's seeds column). MGQE lies above FE at every compared
-  size in both straight-through forms, and above SQ at every size in the ref-STE form. It does not
-  reproduce the paper's "MGQE beats DPQ at equal size": in the issue's form its HR@10 stays nearly flat
-  from D=16 to D=64 while DPQ's rises, so over three seeds it is above DPQ only at the smallest compared
-  size (a gap within its seed spread) and below it at the two larger ones by more than its seed spread.
-  The ref-STE form is likewise above DPQ ref-STE only at the smallest compared size, with DPQ ref-STE on
-  one seed below D=64. (The D < 64 points of the issue's form trained with the fused CPU search for
-  dsub > 1, the ref-STE ones with torch's; the two rules differ only at near-ties, `docs/methods.md`.)
+  the MGQE point's own seed std is flagged. Every curve has three seeds per point. MGQE lies above FE at
+  every compared size in both straight-through forms. It does not reproduce the paper's "MGQE beats DPQ at
+  equal size": in the issue's form its HR@10 stays nearly flat from D=16 to D=64 while DPQ's rises, so it
+  is above DPQ only at the smallest compared size (a gap within its seed spread) and below it at the two
+  larger ones by more than its seed spread. In the ref-STE form the two curves cannot be told apart on
+  three seeds: MGQE ref-STE is above DPQ ref-STE at the smallest compared size and below it at the two
+  larger, every gap within MGQE's seed spread; it is above SQ at three of four sizes (the fourth below,
+  within its spread). (The ref-STE cells trained before the fused CPU lookup covered that form, seed 0
+  below D=64 and most D=64 cells, used torch's nearest-centroid search; every other DPQ and MGQE cell
+  used the fused search. The two rules differ only at near-ties, `docs/methods.md`.)
 - SASRec (table4) uses its own objective (one negative per position, already re-drawn while it is one of
   the user's training items), so the negative change does not touch it. Unlike GMF, both straight-through
   forms of the stated config (`MGQE`, `MGQE ref-STE`) reach FE there. Its whole-model size % stays well
@@ -370,8 +371,7 @@ READING = """## What the numbers below say (read with the tables; every figure q
   resumable (`--seeds`, `--methods`); each report lists its unfinished cells and the last line of this page
   estimates the time they need. At the time of writing every row the issue names for Tables 3 and 4 (FE,
   LRF, SQ, DPQ, MGQE on GMF, NeuMF and SASRec) has its three seeds, as do Table 5 and all of Table 6 (the
-  scorecard's seed line counts them). Figure 6 plans three seeds per point; its ref-STE curves below D=64
-  are not complete yet. The diagnostic rows added beyond the issue's (`LRF init 0.1`, `DPQ ref-STE`,
+  scorecard's seed line counts them), and every point of Figure 6. The diagnostic rows added beyond the issue's (`LRF init 0.1`, `DPQ ref-STE`,
   `MGQE +closs`, the compact rows) are complete on GMF and only partly run on NeuMF and SASRec; the
   SASRec-only `MGQE-small` rows and `FE pos-init 0.01` are complete. Earlier unfiltered results are in
   the `-neg_filter=false` reports.
