@@ -69,8 +69,25 @@ def test_equal_size_tally_counts_what_the_check_states() -> None:
             row("MGQE", "D=8", 10.0, 7.0), row("MGQE", "D=16", 15.0, 7.0), row("MGQE", "D=64", 30.0, 9.0),
             row("FE", "d=64", 100.0, 7.9)]  # every MGQE point lies below FE's measured sizes
     # MGQE vs DPQ is absent: there is no DPQ curve to compare against
-    assert equal_size_tally(rows) == {("MGQE", "SQ"): (1, 2), ("MGQE", "FE"): (0, 0)}
+    assert equal_size_tally(rows) == {("MGQE", "SQ"): (1, 2, 0), ("MGQE", "FE"): (0, 0, 0)}
     assert equal_size_tally([row("SQ", "b=8", 25.0, 7.9)]) == {}
+
+
+def test_equal_size_tally_counts_gaps_within_the_mgqe_points_seed_std() -> None:
+    """A gap smaller than the MGQE point's std over 2+ seeds is close, above or below; one seed never is."""
+    def spread(r: dict[str, Any], std: float, n: int) -> dict[str, Any]:
+        r["test"]["hr@10"] |= {"std": std, "n": n}
+        return r
+
+    rows = [row("SQ", "b=2", 5.0, 7.0), row("SQ", "b=8", 40.0, 8.0),
+            spread(row("MGQE", "D=8", 5.0, 7.2), 0.3, 3),  # above by 0.2 < 0.3: close
+            spread(row("MGQE", "D=16", 10.0, 7.0), 0.3, 3),  # below SQ's 7.5 by 0.5 > 0.3: not close
+            spread(row("MGQE", "D=32", 20.0, 7.6), 0.5, 1),  # below by 0.1 but one seed: not close
+            spread(row("MGQE", "D=64", 40.0, 7.9), 0.2, 2)]  # below by 0.1 < 0.2: close
+    tally = equal_size_tally(rows)[("MGQE", "SQ")]
+    assert (tally.above, tally.compared, tally.close) == (1, 4, 2)
+    flagged = [line for line in equal_size_check(rows) if line.endswith("within one seed std")]
+    assert [line.split(" (")[0] for line in flagged] == ["- MGQE D=8", "- MGQE D=64"]  # the check agrees
 
 
 def test_error_bars_give_one_point_per_setting_with_its_seed_std() -> None:

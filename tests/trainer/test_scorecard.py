@@ -107,6 +107,17 @@ def test_equal_size_needs_every_compared_point_above_sq_and_dpq() -> None:
     assert "above DPQ ref-STE at 2 of 2" in ev_ref
 
 
+def test_equal_size_counts_the_gaps_within_one_seed_std() -> None:
+    """Three seeds per point (std 0.1 in fig6()): a gap under 0.1 is named, one over it is not."""
+    rep = fig6({"SQ": [(5.0, 4.0), (25.0, 8.0)], "DPQ": [(8.0, 6.0), (30.0, 8.0)],
+                "MGQE": [(10.0, 6.45), (20.0, 7.48)]}, n=3)
+    (_, ev, verdict), _ = equal_size({"fig6": rep})
+    # MGQE's gaps over SQ: 0.73 at 10%, 0.04 at 20%; over DPQ: 0.11 and 0.09 (interpolated in log size)
+    assert ev == ("fig6 (3 seeds per point, means): above SQ at 2 of 2 compared sizes (1 of the gaps within "
+                  "one seed std); above DPQ at 2 of 2 compared sizes (1 of the gaps within one seed std)")
+    assert verdict == "**met**"
+
+
 def test_equal_size_states_how_many_seeds_its_points_have() -> None:
     """The evidence names the fewest and most seeds over the points of an MGQE curve and its baselines."""
     three = fig6({"SQ": [(5.0, 4.0), (25.0, 8.0)], "DPQ": [(8.0, 6.0), (30.0, 8.0)], "MGQE": [(10.0, 7.5)]},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from mgqe.trainer.experiments.report import fmt_seeds
 
@@ -51,16 +51,31 @@ def _compared(cs: dict[str, Curve], m: str, base: str,
     return [(size, hr, label, at_size(cs[base], size)) for size, hr, label in cs[m]]
 
 
-def equal_size_tally(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(MGQE curve, baseline) -> (points above the baseline, points compared), for every pair in PAIRS whose
-    two curves have finished points; a pair with no point inside the baseline's size range tallies (0, 0)."""
+class Tally(NamedTuple):
+    """One (MGQE curve, baseline) pair over the MGQE points inside the baseline's size range."""
+
+    above: int  # points at or above the baseline
+    compared: int  # points compared
+    close: int  # of those, points whose gap is smaller than their own seed std (one more seed could flip it)
+
+
+def _close(st: dict[str, float], hr: float, ref: float) -> bool:
+    """The gap hr - ref is smaller than the MGQE point's sample std over its seeds (st; needs 2+ seeds)."""
+    return st["n"] > 1 and abs(hr - ref) < st["std"]
+
+
+def equal_size_tally(rows: list[dict[str, Any]]) -> dict[tuple[str, str], Tally]:
+    """(MGQE curve, baseline) -> its Tally, for every pair in PAIRS whose two curves have finished points; a
+    pair with no point inside the baseline's size range tallies (0, 0, 0)."""
     cs = curves(rows)
+    spread = _spread(rows)
     out = {}
     for m, bases in PAIRS.items():
         for base in bases:
             if m in cs and base in cs:
-                got = [hr >= ref[0] for _, hr, _, ref in _compared(cs, m, base) if ref is not None]
-                out[(m, base)] = (sum(got), len(got))
+                got = [(hr >= ref[0], _close(spread[(m, label)], hr, ref[0]))
+                       for _, hr, label, ref in _compared(cs, m, base) if ref is not None]
+                out[(m, base)] = Tally(sum(a for a, _ in got), len(got), sum(c for _, c in got))
     return out
 
 
@@ -103,7 +118,7 @@ def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
                 ref, where = got
                 above.append(hr >= ref)
                 st = spread[(m, label)]
-                close = ", within one seed std" if st["n"] > 1 and abs(hr - ref) < st["std"] else ""
+                close = ", within one seed std" if _close(st, hr, ref) else ""
                 lines.append(f"- {m} {label} ({size:.1f}%): HR@10 {fmt_seeds(st)} vs {base} {ref:.2f} "
                              f"at that size ({where}): {'above' if hr >= ref else 'below'}{close}")
             if above:

@@ -131,8 +131,10 @@ def equal_size(reports: dict[str, Report]) -> list[Line]:
         if len(pairs) < 2:
             out.append((target, "fig6: the curves are not all run yet", OPEN))
             continue
-        evidence = "; ".join(f"above {base} at {a} of {n} compared sizes" for base, (a, n) in pairs)
-        ok = all(n > 0 and a == n for _, (a, n) in pairs)
+        evidence = "; ".join(f"above {base} at {t.above} of {t.compared} compared sizes"
+                             + (f" ({t.close} of the gaps within one seed std)" if t.close else "")
+                             for base, t in pairs)
+        ok = all(t.compared > 0 and t.above == t.compared for _, t in pairs)
         lo, hi = seed_range(rows, (m, *PAIRS[m]))
         seeds = f"{lo} seed{'s' * (lo > 1)} per point" if lo == hi else f"{lo}-{hi} seeds per point"
         out.append((target, f"fig6 ({seeds}, means): {evidence}", _verdict(ok)))
