@@ -73,8 +73,8 @@ def test_size_matches_is_open_while_a_fitting_row_lacks_seeds_or_none_fits() -> 
 
 
 def test_a_written_alt_report_adds_its_own_fe_level_and_size_lines() -> None:
-    """The --set report of ALT_REPORTS is checked beside the default one, and only once it exists."""
-    stem, = alt_stems()
+    """A --set report of ALT_REPORTS is checked beside the default one, and only once it exists."""
+    stem, _ = alt_stems()
     assert stem == "table4-pos_init_std=0.01"
     default = {"table4": {"rows": [row("sasrec", "FE", 19.9, std=0.2)]}}
     assert len(fe_levels(default)) == 2 and len(size_matches(default)) == 3
@@ -89,6 +89,21 @@ def test_a_written_alt_report_adds_its_own_fe_level_and_size_lines() -> None:
     assert sas_alt == ("sasrec: MGQE matches FE at ≤ 28% of its size (positional table from N(0, 0.01))",
                        f"{stem}, FE 21.70 ± 0.10 (3 seeds); MGQE-small at 26.5%: 21.90 ± 0.10 (3 seeds), "
                        "+0.20", "**met** by MGQE-small")
+
+
+def test_an_alt_report_gets_only_the_lines_of_the_rows_it_has_finished() -> None:
+    """A side check that ran FE alone adds its FE-level line but no size line; one with nothing finished
+    adds neither."""
+    pos_init, beta2 = alt_stems()
+    assert beta2 == "table4-adam_beta2=0.98"
+    default = {"table4": {"rows": [row("sasrec", "FE", 19.9, std=0.2)]}}
+    reports = {**default, beta2: {"rows": [row("sasrec", "FE", 20.3, std=0.2), unrun("sasrec", "MGQE")]},
+               pos_init: {"rows": [unrun("sasrec", "FE"), unrun("sasrec", "MGQE-small")]}}
+    *_, (target, evidence, verdict) = fe_levels(reports)
+    assert target.endswith("(Adam beta2 = 0.98, as SASRec's reference code)")
+    assert (evidence, verdict) == (f"{beta2}: 20.30 ± 0.20 (3 seeds), -0.06 from the paper", "**met**")
+    assert len(fe_levels(reports)) == len(fe_levels(default)) + 1
+    assert size_matches(reports) == size_matches(default)
 
 
 def fig6(points: dict[str, list[tuple[float, float]]], n: int = 1) -> dict[str, Any]:
