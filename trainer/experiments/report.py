@@ -377,9 +377,8 @@ READING = """## What the numbers below say (read with the tables; every figure q
   LRF, SQ, DPQ, MGQE on GMF, NeuMF and SASRec) has its three seeds, as do Table 5 and all of Table 6 (the
   scorecard's seed line counts them), and every point of Figure 6. The diagnostic rows added beyond the
   issue's (`LRF init 0.1`, `DPQ ref-STE`, `MGQE +closs`, the compact rows) are complete on GMF and only
-  partly run on NeuMF and SASRec; the
-  SASRec-only `MGQE-small` rows and `FE pos-init 0.01` are complete. Earlier unfiltered results are in
-  the `-neg_filter=false` reports.
+  partly run on NeuMF and SASRec; the SASRec-only `MGQE-small` rows and `FE pos-init 0.01` are complete.
+  Earlier unfiltered results are in the `-neg_filter=false` reports.
 - On GMF, LRF (r=48) started from N(0, 0.01) factors stays at the popularity saddle, with and without the
   negative filter (table3 and `table3-neg_filter=false`); `LRF init 0.1` leaves it, still below FE. The same
   LRF leaves that saddle on NeuMF and SASRec, whose LRF rows sit near FE (table3, table4).

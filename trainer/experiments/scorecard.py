@@ -53,17 +53,19 @@ def _sources(g: str, reports: dict[str, Report], prefix: str) -> list[tuple[str,
     ALT_REPORTS variant of that report with a finished row of g whose label starts with `prefix` (a side
     check says nothing about the rows it has not run)."""
     alts = [(stem, f" ({label})") for (name, _, label), stem in zip(ALT_REPORTS, alt_stems(), strict=True)
-            if name == TABLE_OF[g] and any(r["group"] == g and r["row"].startswith(prefix) and "hr@10" in
-                                           r.get("test", {}) for r in reports.get(stem, {}).get("rows", []))]
+            if name == TABLE_OF[g] and _finished(reports, stem, g, prefix)]
     return [(TABLE_OF[g], ""), *alts]
+
+
+def _finished(reports: dict[str, Report], name: str, group: str, prefix: str) -> list[dict[str, Any]]:
+    """The rows of `group` in report `name` whose label starts with `prefix` and that have a test result."""
+    return [r for r in reports.get(name, {}).get("rows", [])
+            if r["group"] == group and r["row"].startswith(prefix) and "hr@10" in r.get("test", {})]
 
 
 def _row(reports: dict[str, Report], name: str, group: str, row: str) -> dict[str, Any] | None:
     """The finished row (group, row) of report `name`, or None when the report or the row has no result."""
-    for r in reports.get(name, {}).get("rows", []):
-        if (r["group"], r["row"]) == (group, row) and "hr@10" in r.get("test", {}):
-            return r
-    return None
+    return next((r for r in _finished(reports, name, group, row) if r["row"] == row), None)
 
 
 def _hr(r: dict[str, Any]) -> str:
@@ -105,9 +107,7 @@ def _size_match(reports: dict[str, Report], g: str, name: str, tag: str) -> Line
     limit = TARGET_SIZE[g]
     target = f"{g}: MGQE matches FE at ≤ {limit:g}% of its size{tag}"
     fe = _row(reports, name, g, "FE")
-    fits = [r for r in reports.get(name, {}).get("rows", [])
-            if r["group"] == g and r["row"].startswith("MGQE") and "hr@10" in r.get("test", {})
-            and r["size_percent"] <= limit]
+    fits = [r for r in _finished(reports, name, g, "MGQE") if r["size_percent"] <= limit]
     if fe is None or not fits:
         what = "FE not run yet" if fe is None else f"no finished MGQE row at ≤ {limit:g}%"
         return target, f"{name}: {what}", OPEN
