@@ -159,6 +159,30 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Adam:
                             weight_decay=cfg.weight_decay)
 
 
+def train_epoch(model: nn.Module, obj: Objective, opt: torch.optim.Optimizer, cfg: TrainConfig, epoch: int,
+                device: torch.device) -> float:
+    """One pass over the training data in train mode (task loss plus every table's aux_loss, one Adam step
+    per batch); returns the mean training loss per example. Raises FloatingPointError if it is not finite."""
+    model.train()
+    rng = np.random.default_rng([cfg.seed, epoch])  # per-epoch stream: a resumed run samples the same
+    total, count = 0.0, 0
+    bar = tqdm(obj.epoch(rng, cfg.batch_size, device), total=obj.n_batches(cfg.batch_size),
+               desc=f"epoch {epoch}/{cfg.epochs}", disable=not cfg.progress, leave=False)
+    for batch in bar:
+        loss = obj.loss(model, batch)
+        for emb in embedding_modules(model).values():
+            loss = loss + emb.aux_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * batch[0].shape[0]
+        count += batch[0].shape[0]
+        bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
+    if not math.isfinite(total):
+        raise FloatingPointError(f"training loss is not finite at epoch {epoch}")
+    return total / max(count, 1)
+
+
 def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> TrainResult:
     """Train `cfg` end to end and return the finalized model with its metrics (see module docstring).
 
@@ -204,26 +228,9 @@ def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> Tra
     _save_json(out / "config.json", {"config": cfg.to_dict(), "config_hash": h})
 
     for epoch in range(start, cfg.epochs + 1):
-        model.train()
         te = time.time()
-        rng = np.random.default_rng([cfg.seed, epoch])  # per-epoch stream: a resumed run samples the same
-        total, count = 0.0, 0
-        bar = tqdm(obj.epoch(rng, cfg.batch_size, device), total=obj.n_batches(cfg.batch_size),
-                   desc=f"epoch {epoch}/{cfg.epochs}", disable=not cfg.progress, leave=False)
-        for batch in bar:
-            loss = obj.loss(model, batch)
-            for emb in embedding_modules(model).values():
-                loss = loss + emb.aux_loss()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * batch[0].shape[0]
-            count += batch[0].shape[0]
-            bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
-        if not math.isfinite(total):
-            raise FloatingPointError(f"training loss is not finite at epoch {epoch}")
-        rec: dict[str, Any] = {"epoch": epoch, "loss": total / max(count, 1),
-                               "train_seconds": time.time() - te}
+        loss = train_epoch(model, obj, opt, cfg, epoch, device)
+        rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "train_seconds": time.time() - te}
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             model.eval()
             rec["valid"] = obj.evaluate(model, "valid", device, cfg.eval_batch)
