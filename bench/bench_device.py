@@ -94,8 +94,8 @@ def time_cell(backbone: str, method: str, device: str, args: argparse.Namespace,
         train_epoch(model, obj, opt, cfg, epoch, dev)
         _sync(dev)
         epochs.append(time.perf_counter() - t)
-    model.eval()
     t = time.perf_counter()
+    model.eval()  # DPQ/MGQE refresh every code here, as before each validation pass of a run
     obj.evaluate(model, "valid", dev, cfg.eval_batch)
     _sync(dev)
     eval_s = time.perf_counter() - t
