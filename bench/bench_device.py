@@ -140,6 +140,10 @@ def markdown(res: dict[str, Any]) -> str:
         "finished cells of that row in results/cache, trained on the device named there. On a shared "
         "machine the CPU times move with the load: read the ratios measured side by side in this run.",
         "",
+        "A GPU row comes from a run on a machine with one: `bash bench/device_prepare.sh` here (wheels of "
+        "the non-torch dependencies and the data file, into git-ignored folders), then `bash "
+        "bench/device_bench.sh` there, which runs this benchmark on CPU and CUDA and writes this page.",
+        "",
         "| backbone | method | device | s / epoch | eval s | E | n_eval | projected cell min "
         "| measured cell min (cells, device) | CPU / this device, per epoch |",
         "|---|---|---|---|---|---|---|---|---|---|",
