@@ -315,16 +315,19 @@ READING = """## What the numbers below say (read with the tables; every figure q
   each, both means within FE's seed spread (table3), so NeuMF does not separate the two forms.
   `docs/gmf-gap.md` ("NeuMF: why the STE ordering flips") diagnoses the NeuMF checkpoints: the issue's
   form does not suffer GMF's tail-centroid drift there, and the ref-STE deficit is not lost in
-  quantization (its decoded and full-weight models score alike).
+  quantization (its decoded and full-weight models score alike). DPQ's two forms order the same way on
+  NeuMF (`DPQ ref-STE` below `DPQ`, within each other's seed spread, three seeds each), so on NeuMF the
+  ordering is not particular to MGQE's shared tail centroids.
 - NeuMF trains at batch 1024, GMF at 8192. At 8192 NeuMF's FE sat well below both the paper and the 1024
   run (compare `table3-batch_size=8192` with `table3`); the issue allows a larger batch only where it
   leaves FE unchanged, so NeuMF went back towards NCF's own batch (256). The 8192 NeuMF cells stay in
   `table3-batch_size=8192`.
 - Model size: the stated MGQE config (D=64, K=[256,64], top 10% head) gives the size in the MGQE rows, larger
   than the paper's reported GMF size. The `MGQE-compact` rows (K=[256,16]) are below it, and below the
-  issue's GMF and NeuMF size targets (the size block under table3). At that size the better straight-through
-  form of each backbone reaches FE over three seeds: `MGQE-compact ref-STE` on GMF (its mean, with a wider
-  spread over seeds) and `MGQE-compact` (the issue's form) on NeuMF (table3).
+  issue's GMF and NeuMF size targets (the size block under table3). At that size MGQE reaches FE over three
+  seeds in GMF's better straight-through form (`MGQE-compact ref-STE`: its mean, with a wider spread over
+  seeds) and in both forms on NeuMF (`MGQE-compact`, the issue's, and `MGQE-compact ref-STE`, within each
+  other's seed spread; table3).
 - Figure 6: its report reads, for every MGQE point, the FE, SQ and same-form DPQ curves at the same model
   size (interpolated in log size) and says whether MGQE lies above each; points outside a curve's measured
   sizes are listed as not compared. Each point is the mean over its finished seeds, and a gap smaller than
@@ -338,17 +341,18 @@ READING = """## What the numbers below say (read with the tables; every figure q
   within its spread). (The ref-STE cells trained before the fused CPU lookup covered that form, seed 0
   below D=64 and most D=64 cells, used torch's nearest-centroid search; every other DPQ and MGQE cell
   used the fused search. The two rules differ only at near-ties, `docs/methods.md`.)
-- SASRec (table4) uses its own objective (one negative per position, already re-drawn while it is one of
-  the user's training items), so the negative change does not touch it. Unlike GMF, both straight-through
-  forms of the stated config (`MGQE`, `MGQE ref-STE`) reach FE there. Its whole-model size % stays well
-  above the embedding-only % because SASRec's dense weights stay float32. The size block under table4 works
-  out that our SASRec's dense weights are a larger share of its model than the paper's own SQ size implies
-  for the paper's SASRec, so the issue's whole-model target for SASRec needs far smaller tables here than
-  the paper used; it also converts the paper's MGQE size into a table size, which is the like-for-like
-  comparison with our `emb. size %` column. The `MGQE-small` rows (D=32, K=[64,16], SASRec only) are the
-  config built to fit the whole-model target with our dense share. In the ref-STE form its mean falls
-  below FE's by more than FE's seed spread; in the issue's form (`MGQE-small`) it lies above FE's mean
-  over three seeds, with a wider spread (table4), so the SASRec size target is met by that row.
+- SASRec (table4) uses its own objective (one negative per position, already re-drawn while it is one of the
+  user's training items), so the negative change does not touch it. Unlike GMF, both straight-through forms of
+  the stated config (`MGQE`, `MGQE ref-STE`) reach FE there, as do `MGQE +closs` and both forms of DPQ (three
+  seeds each; DPQ's two forms lie within each other's seed spread). Its whole-model size % stays well above
+  the embedding-only % because SASRec's dense weights stay float32. The size block under table4 works out that
+  our SASRec's dense weights are a larger share of its model than the paper's own SQ size implies for the
+  paper's SASRec, so the issue's whole-model target for SASRec needs far smaller tables here than the paper
+  used; it also converts the paper's MGQE size into a table size, which is the like-for-like comparison with
+  our `emb. size %` column. The `MGQE-small` rows (D=32, K=[64,16], SASRec only) are the config built to fit
+  the whole-model target with our dense share. In the ref-STE form its mean falls below FE's by more than FE's
+  seed spread; in the issue's form (`MGQE-small`) it lies above FE's mean over three seeds, with a wider
+  spread (table4), so the SASRec size target is met by that row.
 - SASRec's full embedding lands below the paper's HR@10 by more than its seed spread (the scorecard above),
   so the issue's "near the paper's level" is not met for SASRec. The paper does not say which items it
   removes from the ranking; `docs/sasrec-protocol.md` re-scores the same checkpoints with only the input
@@ -376,12 +380,14 @@ READING = """## What the numbers below say (read with the tables; every figure q
   estimates the time they need. At the time of writing every row the issue names for Tables 3 and 4 (FE,
   LRF, SQ, DPQ, MGQE on GMF, NeuMF and SASRec) has its three seeds, as do Table 5 and all of Table 6 (the
   scorecard's seed line counts them), and every point of Figure 6. The diagnostic rows added beyond the
-  issue's (`LRF init 0.1`, `DPQ ref-STE`, `MGQE +closs`, the compact rows) are complete on GMF and only
-  partly run on NeuMF and SASRec; the SASRec-only `MGQE-small` rows and `FE pos-init 0.01` are complete.
+  issue's (`LRF init 0.1`, `DPQ ref-STE`, `MGQE +closs`, the compact rows) are complete on GMF and NeuMF;
+  on SASRec `DPQ ref-STE`, `MGQE +closs` and `MGQE-compact` are complete, `LRF init 0.1` is partly run and
+  `MGQE-compact ref-STE` is not run; the SASRec-only `MGQE-small` rows and `FE pos-init 0.01` are complete.
   Earlier unfiltered results are in the `-neg_filter=false` reports.
 - On GMF, LRF (r=48) started from N(0, 0.01) factors stays at the popularity saddle, with and without the
   negative filter (table3 and `table3-neg_filter=false`); `LRF init 0.1` leaves it, still below FE. The same
-  LRF leaves that saddle on NeuMF and SASRec, whose LRF rows sit near FE (table3, table4).
+  LRF leaves that saddle on NeuMF and SASRec, whose LRF rows sit near FE (table3, table4); on NeuMF the
+  larger start (`LRF init 0.1`, three seeds) moves the mean by less than either row's seed spread.
 - Earlier findings that still hold, in the `-neg_filter=false` reports: Figure 8's SQ codes have a dominant
   diagonal while default-form MGQE's are driven by popularity; training longer (`epochs=40`) narrowed the
   default-form MGQE gap on GMF. Figure 8 now also draws the `MGQE ref-STE` item codes; its report states

@@ -60,7 +60,7 @@ METHODS: dict[str, dict[str, Any]] = {
     # the default STE plus the reference code's centroid loss: which of the two changes matters
     "MGQE +closs": {"method": "mgqe", "D": [64], "K": [256, 64], "head": [0.1], "centroid_loss": 1.0},
     # the paper's reported GMF size is below what its stated K=[256,64] gives; a 4-bit tail reaches it. Both
-    # STE forms: the better form differs by backbone (GMF, 3 seeds: ref-STE; NeuMF seed 0: the issue's)
+    # STE forms: on GMF only ref-STE reaches FE at this size, on NeuMF both do (3 seeds each, table3)
     "MGQE-compact": {"method": "mgqe", "D": [64], "K": [256, 16], "head": [0.1]},
     "MGQE-compact ref-STE": {"method": "mgqe", "D": [64], "K": [256, 16], "head": [0.1], **REF_STE},
     # SASRec only. Our SASRec's dense weights are 19.7% of its FE model (the paper's SQ size implies 8.6%), so
