@@ -9,6 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${MGQE_DATA_DIR:-$(cd .. && pwd)/shared/data}"
+if [ ! -x .venv/bin/python ]; then
+  echo "device_prepare: no .venv here (make test or make run creates it); its package versions are the ones fetched" >&2
+  exit 2
+fi
 if [ ! -f "$DATA/ml-1m/sasrec/ml-1m.txt.gz" ] && [ ! -f "$DATA/ml-1m/sasrec/ml-1m.txt" ]; then
   echo "device_prepare: no SASRec file under $DATA/ml-1m/sasrec (set MGQE_DATA_DIR)" >&2
   exit 2
@@ -20,10 +24,8 @@ rm -rf .whl .devdata
 mkdir -p .devdata/ml-1m .whl
 cp -r "$DATA/ml-1m/sasrec" .devdata/ml-1m/
 PY="${PYTHON:-python3}"
-plat=()
-for n in 2_28 2_27 2_17 2014; do
-  if [ "$n" = 2014 ]; then plat+=(--platform manylinux2014_x86_64); else plat+=(--platform "manylinux_${n}_x86_64"); fi
-done
+plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64
+      --platform manylinux2014_x86_64)
 # the versions this checkout's .venv runs, so the GPU run uses what CI tests
 ver() { .venv/bin/python -c "import importlib.metadata as m; print(m.version('$1'))"; }
 for pkg in bitarray pydantic pydantic-core annotated-types typing-inspection typing-extensions; do

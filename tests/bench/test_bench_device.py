@@ -121,3 +121,13 @@ def test_device_bench_refuses_without_out(tmp_path: Path) -> None:
     r = subprocess.run(["bash", str(REPO / "bench" / "device_bench.sh")], env=env, capture_output=True,
                        text=True, check=False, cwd=REPO)
     assert r.returncode != 0 and "set OUT to the folder the results go to" in r.stderr
+
+
+def test_device_prepare_refuses_without_a_venv(tmp_path: Path) -> None:
+    """The wheels it fetches pin the .venv's versions: a checkout without one is told how to make it."""
+    (tmp_path / "bench").mkdir()
+    script = tmp_path / "bench" / "device_prepare.sh"
+    script.write_text((REPO / "bench" / "device_prepare.sh").read_text())
+    r = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and "no .venv here (make test or make run creates it)" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench"]
