@@ -33,10 +33,11 @@ from typing import Any
 import torch
 
 from md_sections import write_page
-from mgqe.trainer.config import config_hash
+from mgqe.trainer.config import TrainConfig, config_hash
 from mgqe.trainer.experiments.suite import METHODS, make_config
 from mgqe.trainer.models.factory import build_model
 from mgqe.trainer.train import (
+    is_eval_epoch,
     load_data,
     make_objective,
     make_optimizer,
@@ -66,9 +67,9 @@ def device_list(spec: str) -> list[str]:
     return names
 
 
-def n_evals(epochs: int, eval_every: int) -> int:
-    """Validation / test passes of a full run: every eval_every-th epoch and the last, then valid + test."""
-    return sum(1 for e in range(1, epochs + 1) if e % eval_every == 0 or e == epochs) + 2
+def n_evals(cfg: TrainConfig) -> int:
+    """Validation / test passes of a full run of cfg: its in-loop validations, then the final valid + test."""
+    return sum(1 for e in range(1, cfg.epochs + 1) if is_eval_epoch(cfg, e)) + 2
 
 
 def _sync(dev: torch.device) -> None:
@@ -100,7 +101,7 @@ def time_cell(backbone: str, method: str, device: str, args: argparse.Namespace,
     _sync(dev)
     eval_s = time.perf_counter() - t
     epoch_s = statistics.median(epochs[1:] if len(epochs) > 1 else epochs)
-    evals = n_evals(full.epochs, full.eval_every)
+    evals = n_evals(full)
     return {"backbone": backbone, "method": method, "device": str(dev), "epoch_seconds": epochs,
             "epoch_s": epoch_s, "eval_s": eval_s, "full_epochs": full.epochs, "full_evals": evals,
             "projected_cell_s": full.epochs * epoch_s + evals * eval_s}

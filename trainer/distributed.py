@@ -37,6 +37,7 @@ from mgqe.trainer.objectives import Objective
 from mgqe.trainer.train import (
     TrainResult,
     finish_run,
+    is_eval_epoch,
     load_data,
     make_objective,
     make_optimizer,
@@ -152,7 +153,7 @@ def _train_ranks(cfg: TrainConfig, device: torch.device, backend: str, t0: float
             raise FloatingPointError(f"training loss is not finite at epoch {epoch}")
         rec: dict[str, Any] = {"epoch": epoch, "loss": mean_loss, "train_seconds": time.time() - te}
         stop = [False]
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+        if is_eval_epoch(cfg, epoch):
             if lead:
                 model.eval()
                 rec["valid"] = obj.evaluate(model, "valid", device, cfg.eval_batch)

@@ -159,6 +159,11 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Adam:
                             weight_decay=cfg.weight_decay)
 
 
+def is_eval_epoch(cfg: TrainConfig, epoch: int) -> bool:
+    """Whether a run validates after `epoch` (1-based): every eval_every-th epoch and the last."""
+    return epoch % cfg.eval_every == 0 or epoch == cfg.epochs
+
+
 def train_epoch(model: nn.Module, obj: Objective, opt: torch.optim.Optimizer, cfg: TrainConfig, epoch: int,
                 device: torch.device) -> float:
     """One pass over the training data in train mode (task loss plus every table's aux_loss, one Adam step
@@ -231,7 +236,7 @@ def train_model(cfg: TrainConfig, resume: bool = False, data: Any = None) -> Tra
         te = time.time()
         loss = train_epoch(model, obj, opt, cfg, epoch, device)
         rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "train_seconds": time.time() - te}
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+        if is_eval_epoch(cfg, epoch):
             model.eval()
             rec["valid"] = obj.evaluate(model, "valid", device, cfg.eval_batch)
             v = rec["valid"][obj.primary]

@@ -72,7 +72,7 @@ def test_median_leaves_the_first_epoch_out_and_cpu_ratio_per_device() -> None:
 @pytest.mark.parametrize(("epochs", "every", "passes"), [(20, 1, 22), (20, 5, 6), (200, 10, 22), (7, 5, 4)])
 def test_n_evals_counts_every_kth_epoch_the_last_and_the_final_two(epochs: int, every: int,
                                                                     passes: int) -> None:
-    assert bd.n_evals(epochs, every) == passes
+    assert bd.n_evals(make_config("gmf", METHODS["FE"], 0, {"epochs": epochs, "eval_every": every})) == passes
 
 
 def test_auto_devices_add_cuda_when_torch_sees_one(monkeypatch: pytest.MonkeyPatch) -> None:
