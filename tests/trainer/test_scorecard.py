@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mgqe.trainer.experiments.report import write_index
+from mgqe.trainer.experiments.report import PROSE, write_index
 from mgqe.trainer.experiments.scorecard import (
     ISSUE_ROWS,
     OPEN,
@@ -191,3 +191,14 @@ def test_scorecard_table_and_its_place_in_the_index(tmp_path: Path) -> None:
     assert ("| sasrec FE HR@10 near the paper's 20.36 (within our seed std) (positional table from "
             "N(0, 0.01)) | table4-pos_init_std=0.01: 21.70 ± 0.10 (3 seeds), +1.34 from the paper "
             "| **not met** |") in page
+
+
+def test_index_prose_comes_from_the_markdown_files_beside_report(tmp_path: Path) -> None:
+    intro, reading = ((PROSE / f).read_text() for f in ("results_intro.md", "results_reading.md"))
+    assert intro.startswith("# Results: ") and reading.startswith("## What the numbers below say")
+    for text in (intro, reading):
+        assert text.endswith("\n") and max(len(line) for line in text.splitlines()) <= 110
+    page = write_index(tmp_path).read_text()
+    assert page.startswith(intro)
+    card, after = page[len(intro):].split(reading, 1)
+    assert card.startswith("\n## The issue's targets, checked") and after.startswith("\n## table3")
