@@ -14,7 +14,12 @@ from mgqe.trainer.cli import main
 from mgqe.trainer.config import ConfigError, config_hash, from_dict
 from mgqe.trainer.experiments.cells import Cell, cache_path, run_cell
 from mgqe.trainer.experiments.genres import item_codes, similarity_matrix
-from mgqe.trainer.experiments.report import embedding_size_percent, remaining_seconds, write_report
+from mgqe.trainer.experiments.report import (
+    MissingItemArraysError,
+    embedding_size_percent,
+    remaining_seconds,
+    write_report,
+)
 from mgqe.trainer.experiments.runner import report_stem
 from mgqe.trainer.experiments.suite import cells
 
@@ -349,3 +354,19 @@ def test_table6_report_quotes_the_papers_variant_rows(tmp_path: Path) -> None:
     md = (tmp_path / "table6.md").read_text()
     assert "| neumf | shared K=[256,64] | 7.00 |" in md and md.count(" | 8.04 / 3.98 / — |") == 1
     assert " | 8.22 / 4.04 / — |" in md and " | 7.66 / 3.72 / — |" in md
+
+
+def test_fig8_without_item_arrays_is_a_named_error_that_leaves_the_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a fresh checkout: fig8's cells are cached, their run directories (not in git) are not there
+    c = cells("fig8", [0])[0]
+    rec = {**fake_record(7.0, 0), "config_hash": config_hash(c.cfg)}
+    cache_path(tmp_path, c.cfg).parent.mkdir(parents=True)
+    cache_path(tmp_path, c.cfg).write_text(json.dumps(rec))
+    (tmp_path / "fig8.md").write_text("the committed report\n")
+    with pytest.raises(MissingItemArraysError, match=rf"{c.row} \(.*{config_hash(c.cfg)}/item_arrays.npz\)"):
+        write_report("fig8", [(c, rec)], tmp_path)
+    assert main(["experiment", "fig8", "--report-only", "--results", str(tmp_path)]) == 2
+    assert "move those cells' results/cache/<hash>.json aside" in capsys.readouterr().err
+    assert (tmp_path / "fig8.md").read_text() == "the committed report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "fig8.md"]

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from mgqe.trainer.cli import CLIError
     from mgqe.trainer.config import ConfigError
     from mgqe.trainer.data.errors import DataError
+    from mgqe.trainer.experiments.report import MissingItemArraysError
     from mgqe.trainer.experiments.runner import report_stem, run_experiment
 
     try:
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         done = run_experiment(args.name, Path(args.results), seeds, args.backbones, args.methods, overrides,
                               report_only=args.report_only)
-    except (ConfigError, DataError) as e:
+    except (ConfigError, DataError, MissingItemArraysError) as e:
         raise CLIError(str(e)) from e
     n_done = sum(r is not None for _, r in done)
     print(f"{args.name}: {n_done}/{len(done)} cells finished; report in "

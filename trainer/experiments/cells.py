@@ -33,6 +33,11 @@ def cache_path(results: Path, cfg: TrainConfig) -> Path:
     return results / "cache" / f"{config_hash(cfg)}.json"
 
 
+def item_arrays_path(results: Path, h: str) -> Path:
+    """Where run_cell saves the served item arrays of cell `h` (config hash); Figure 8 reads their codes."""
+    return results / "runs" / h / "item_arrays.npz"
+
+
 def cached(results: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     p = cache_path(results, cfg)
     return json.loads(p.read_text()) if p.is_file() else None
@@ -95,7 +100,7 @@ def run_cell(cfg: TrainConfig, results: Path, data: Any = None, save_item_arrays
     if save_item_arrays:  # figure 8 reads the served item codes
         # dict[str, Any]: mypy would match a **dict[str, ndarray] against savez's `allow_pickle: bool`
         arrays: dict[str, Any] = embedding_modules(r.model)["item"].export_arrays("item")
-        np.savez_compressed(run_dir / "item_arrays.npz", **arrays,
+        np.savez_compressed(item_arrays_path(results, h), **arrays,
                             item_vocab=getattr(r.data, "item_vocab", np.zeros(0, np.int64)))
     p = cache_path(results, cfg)
     p.parent.mkdir(parents=True, exist_ok=True)

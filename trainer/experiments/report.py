@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mgqe.trainer.config import config_hash
-from mgqe.trainer.experiments.cells import Cell
+from mgqe.trainer.experiments.cells import Cell, item_arrays_path
 from mgqe.trainer.experiments.size_targets import size_lines
 
 COMMAND = "mgqe-train experiment {name}"
@@ -178,12 +178,7 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
         fig, axes = plt.subplots(1, n_rows, figsize=(4.5 * n_rows, 4), squeeze=False)
         verdicts = []
         for ax, (c, r) in zip(axes[0], finished, strict=False):
-            npz = results / "runs" / r["config_hash"] / "item_arrays.npz"
-            if not npz.is_file():
-                verdicts.append(f"- {c.row}: {npz} is missing (the run directory is not kept in git); "
-                                "rerun the cell to draw it")
-                continue
-            sim, counts, shares = genre_similarity(npz, c.cfg)
+            sim, counts, shares = genre_similarity(item_arrays_path(results, r["config_hash"]), c.cfg)
             im = ax.imshow(sim, cmap="viridis")
             ax.set_xticks(range(len(GENRES)), GENRES, rotation=30)
             ax.set_yticks(range(len(GENRES)), GENRES)
@@ -201,11 +196,30 @@ def _plot(name: str, path: Path, done: list[tuple[Cell, dict[str, Any] | None]],
     return note
 
 
+class MissingItemArraysError(FileNotFoundError):
+    """Figure 8 draws a finished cell whose run directory holds no item_arrays.npz (run directories are not
+    kept in git, so a fresh checkout has none): nothing is written, the committed report stays as it is."""
+
+
+def _check_item_arrays(done: list[tuple[Cell, dict[str, Any] | None]], results: Path) -> None:
+    paths = [(c.row, item_arrays_path(results, r["config_hash"])) for c, r in done if r is not None]
+    absent = [f"{row} ({path})" for row, path in paths if not path.is_file()]
+    if absent:
+        raise MissingItemArraysError(
+            "fig8 draws the item codes saved beside each finished cell, and these are missing: "
+            + "; ".join(absent) + ". Run directories are not kept in git, so a fresh checkout has none; the "
+            "report was left unchanged. To redraw it, move those cells' results/cache/<hash>.json aside and "
+            "rerun `mgqe-train experiment fig8` (it retrains them).")
+
+
 def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], results: Path,
                  stem: str | None = None, command: str | None = None) -> dict[str, Any]:
     """Write results/<stem>.json and .md (and .png for figures) from the cached records in `done`.
 
-    stem defaults to `name`; a run with config overrides (e.g. --set epochs=40) gets its own stem."""
+    stem defaults to `name`; a run with config overrides (e.g. --set epochs=40) gets its own stem.
+    Raises MissingItemArraysError (before writing anything) for fig8 cells without their item arrays."""
+    if name == "fig8":
+        _check_item_arrays(done, results)
     results.mkdir(parents=True, exist_ok=True)
     stem = stem or name
     command = command or COMMAND.format(name=name)
