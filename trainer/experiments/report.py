@@ -209,7 +209,8 @@ def _check_item_arrays(done: list[tuple[Cell, dict[str, Any] | None]], results: 
             "fig8 draws the item codes saved beside each finished cell, and these are missing: "
             + "; ".join(absent) + ". Run directories are not kept in git, so a fresh checkout has none; the "
             "report was left unchanged. To redraw it, move those cells' results/cache/<hash>.json aside and "
-            "rerun `mgqe-train experiment fig8` (it retrains them).")
+            "rerun `mgqe-train experiment fig8`: it retrains them, and the reports sharing those cells "
+            "(table3, fig6) then read the retrained records.")
 
 
 def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], results: Path,
