@@ -209,6 +209,31 @@ def test_report_covers_cells_outside_the_requested_subset(tmp_path: Path) -> Non
     assert "--set epochs=3" in (tmp_path / "README.md").read_text()
 
 
+def test_report_keeps_extra_seeds_finished_by_an_earlier_run(tmp_path: Path) -> None:
+    """A later --report-only (seeds 0-2) still shows seed 4 that an earlier `--seeds 4` run finished, for that
+    row only; fig7 draws the first seed and takes none."""
+    from mgqe.trainer.experiments.runner import report_cells, run_experiment
+
+    def finish(c: Cell, rmse: float) -> None:
+        path = cache_path(tmp_path, c.cfg)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rec = fake_record(0.0, c.cfg.seed)
+        rec["metrics"] = {s: {"rmse": rmse} for s in ("valid", "test")}
+        path.write_text(json.dumps(rec))
+
+    for s, rmse in ((0, 0.9), (1, 1.0), (2, 1.1), (4, 1.4)):
+        finish(cells("table5", [s], backbones=["rating"], methods=["FE"])[0], rmse)
+    run_experiment("table5", tmp_path, [0, 1, 2], report_only=True)
+    rows = {(r["group"], r["row"]): r for r in json.loads((tmp_path / "table5.json").read_text())["rows"]}
+    fe = rows[("rating", "FE")]
+    assert fe["finished_seeds"] == [0, 1, 2, 4] and fe["planned_seeds"] == [0, 1, 2, 4]
+    assert fe["test"]["rmse"]["mean"] == pytest.approx(np.mean([0.9, 1.0, 1.1, 1.4]))
+    assert rows[("rating", "SQ")]["planned_seeds"] == [0, 1, 2]
+    assert len(report_cells("table5", tmp_path, [0, 1, 2])) == len(cells("table5", [0, 1, 2])) + 1
+    finish(cells("fig7", [4], backbones=["gmf"], methods=["FE"])[0], 1.0)
+    assert report_cells("fig7", tmp_path, [0, 1, 2]) == cells("fig7", [0, 1, 2])
+
+
 def test_unknown_row_or_backbone_is_a_clear_error_not_an_empty_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ConfigError, match=r"table3 has no row 'MGQE refSTE'; its rows: 'FE'"):
