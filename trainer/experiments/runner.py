@@ -23,17 +23,19 @@ def report_stem(name: str, overrides: dict[str, Any] | None) -> str:
 
 
 def report_cells(name: str, results: Path, seeds: list[int],
-                 overrides: dict[str, Any] | None = None) -> list[Cell]:
-    """The cells a report of `name` covers: every backbone and row at seeds 0-2 and `seeds`, plus each cell of
-    a seed in EXTRA_SEEDS that is already finished (so that row's "planned" seeds grow only where one ran).
+                 overrides: dict[str, Any] | None = None) -> list[tuple[Cell, dict[str, Any] | None]]:
+    """(cell, cached record or None) for every cell a report of `name` covers: every backbone and row at
+    seeds 0-2 and `seeds`, plus each cell of a seed in EXTRA_SEEDS that is already finished (so that row's
+    "planned" seeds grow only where one ran).
 
     fig7 and fig8 draw the first seed's run only, so they take no extra seeds."""
     full = cells(name, sorted(set(seeds) | set(REPORT_SEEDS)), None, None, overrides)
+    out = [(c, cached(results, c.cfg)) for c in full]
     if name in ("fig7", "fig8"):
-        return full
-    have = {c.cfg.seed for c in full}
-    extra = [s for s in EXTRA_SEEDS if s not in have]
-    return full + [c for c in cells(name, extra, None, None, overrides) if cached(results, c.cfg) is not None]
+        return out
+    extra = [s for s in EXTRA_SEEDS if s not in {c.cfg.seed for c in full}]
+    more = [(c, cached(results, c.cfg)) for c in cells(name, extra, None, None, overrides)]
+    return out + [(c, rec) for c, rec in more if rec is not None]
 
 
 def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[str] | None = None,
@@ -63,11 +65,11 @@ def run_experiment(name: str, results: Path, seeds: list[int], backbones: list[s
     # the report always covers the whole experiment (every backbone and row, seeds 0-2, any asked for and
     # any further one already finished), so running a subset never hides cells finished by an earlier or
     # concurrent run, and a later --report-only keeps the extra seeds an earlier `--seeds 3,4` trained
-    full = report_cells(name, results, seeds, overrides)
+    covered = report_cells(name, results, seeds, overrides)
     hashed = {k: v for k, v in (overrides or {}).items() if k not in NOT_HASHED}
     stem = report_stem(name, overrides)
     command = f"mgqe-train experiment {name}" + "".join(
         f" --set {k}={json.dumps(v, separators=(',', ':'))}" for k, v in sorted(hashed.items()))
-    write_report(name, [(c, cached(results, c.cfg)) for c in full], results, stem=stem, command=command)
+    write_report(name, covered, results, stem=stem, command=command)
     write_index(results)
     return done
