@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from mgqe.trainer.experiments.curves import at_size, curves, equal_size_check, equal_size_tally, error_bars
+from mgqe.trainer.experiments.curves import (
+    CLOSE_SE,
+    at_size,
+    curves,
+    equal_size_check,
+    equal_size_tally,
+    error_bars,
+    gap_se,
+)
 
 
 def row(group: str, label: str, size: float, hr: float) -> dict[str, Any]:
@@ -73,21 +81,47 @@ def test_equal_size_tally_counts_what_the_check_states() -> None:
     assert equal_size_tally([row("SQ", "b=8", 25.0, 7.9)]) == {}
 
 
-def test_equal_size_tally_counts_gaps_within_the_mgqe_points_seed_std() -> None:
-    """A gap smaller than the MGQE point's std over 2+ seeds is close, above or below; one seed never is."""
-    def spread(r: dict[str, Any], std: float, n: int) -> dict[str, Any]:
-        r["test"]["hr@10"] |= {"std": std, "n": n}
-        return r
+def spread(r: dict[str, Any], std: float, n: int) -> dict[str, Any]:
+    """The row with its HR@10 seed spread set: sample std over n seeds."""
+    r["test"]["hr@10"] |= {"std": std, "n": n}
+    r["finished_seeds"] = list(range(n))
+    return r
 
-    rows = [row("SQ", "b=2", 5.0, 7.0), row("SQ", "b=8", 40.0, 8.0),
-            spread(row("MGQE", "D=8", 5.0, 7.2), 0.3, 3),  # above by 0.2 < 0.3: close
-            spread(row("MGQE", "D=16", 10.0, 7.0), 0.3, 3),  # below SQ's 7.5 by 0.5 > 0.3: not close
-            spread(row("MGQE", "D=32", 20.0, 7.6), 0.5, 1),  # below by 0.1 but one seed: not close
-            spread(row("MGQE", "D=64", 40.0, 7.9), 0.2, 2)]  # below by 0.1 < 0.2: close
+
+def test_gap_se_combines_the_mgqe_point_and_the_weighted_baseline_points() -> None:
+    mgqe = {"mean": 7.0, "std": 0.3, "n": 3}
+    b0, b1 = {"mean": 6.0, "std": 0.4, "n": 4}, {"mean": 8.0, "std": 0.2, "n": 2}
+    # var(mean) = std^2 / n per point; the baseline read at the size is 0.25 * b0 + 0.75 * b1
+    want = math.sqrt(0.3**2 / 3 + 0.25**2 * 0.4**2 / 4 + 0.75**2 * 0.2**2 / 2)
+    assert gap_se(mgqe, [(0.25, b0), (0.75, b1)]) == pytest.approx(want)
+    assert gap_se(mgqe, [(1.0, b0)]) == pytest.approx(math.sqrt(0.3**2 / 3 + 0.4**2 / 4))
+    one = {"mean": 8.0, "std": 0.0, "n": 1}
+    assert gap_se(mgqe, [(0.5, b0), (0.5, one)]) is None  # a one-seed point has no spread to estimate
+    assert gap_se(one, [(1.0, b0)]) is None
+    assert gap_se(mgqe, [(1.0, b0), (0.0, one)]) is not None  # a point with no weight does not count
+
+
+def test_equal_size_tally_counts_gaps_within_two_standard_errors() -> None:
+    """A gap within CLOSE_SE standard errors of the difference is close, above or below; a gap involving a
+    one-seed point never is (no standard error)."""
+    assert CLOSE_SE == 2.0
+    rows = [spread(row("SQ", "b=2", 5.0, 7.0), 0.3, 3), spread(row("SQ", "b=8", 20.0, 8.0), 0.3, 3),
+            # at SQ's b=2: se = sqrt(2 * 0.09 / 3) = 0.245; above by 0.4 < 0.49: close
+            spread(row("MGQE", "D=8", 5.0, 7.4), 0.3, 3),
+            # half way (log size) to b=8: SQ 7.5, se = sqrt(0.03 + 0.5 * 0.03) = 0.212; below by 0.5 > 0.42
+            spread(row("MGQE", "D=16", 10.0, 7.0), 0.3, 3),
+            # SQ 7 + log 3 / log 4 = 7.79: below, but one seed: no standard error, not close
+            spread(row("MGQE", "D=32", 15.0, 7.6), 0.0, 1),
+            # at b=8: se = sqrt(0.04 / 2 + 0.03) = 0.224; below by 0.4 < 0.45: close
+            spread(row("MGQE", "D=64", 20.0, 7.6), 0.2, 2)]
     tally = equal_size_tally(rows)[("MGQE", "SQ")]
     assert (tally.above, tally.compared, tally.close) == (1, 4, 2)
-    flagged = [line for line in equal_size_check(rows) if line.endswith("within one seed std")]
+    flagged = [line for line in equal_size_check(rows) if line.endswith("within 2 standard errors")]
     assert [line.split(" (")[0] for line in flagged] == ["- MGQE D=8", "- MGQE D=64"]  # the check agrees
+    text = "\n".join(equal_size_check(rows))
+    assert "vs SQ 7.50 at that size (between b=2 and b=8): below (gap -0.50, standard error 0.21)\n" in text
+    assert "MGQE D=32 (15.0%): HR@10 7.60 (1 seed) vs SQ 7.79 at that size (between b=2 and b=8): below\n" \
+        in text  # one seed: neither gap nor standard error
 
 
 def test_error_bars_give_one_point_per_setting_with_its_seed_std() -> None:

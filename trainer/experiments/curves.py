@@ -3,6 +3,9 @@
 Each curve is a method's (size %, test HR@10) points over its sweep. A baseline's HR at an MGQE point's size
 is read off the baseline curve by linear interpolation in log size (the figure's x axis), and only inside the
 baseline's measured size range: outside it there is nothing to compare against, and the check says so.
+Where every point involved has 2+ seeds, the gap comes with its standard error (the MGQE point's and the
+baseline points' seed spreads combined), and a gap within CLOSE_SE of them is flagged as not telling the
+curves apart.
 """
 
 from __future__ import annotations
@@ -31,24 +34,80 @@ def curves(rows: list[dict[str, Any]]) -> dict[str, Curve]:
     return {g: sorted(pts) for g, pts in out.items()}
 
 
-def at_size(curve: Curve, size: float) -> tuple[float, str] | None:
-    """(HR@10 interpolated in log size, the points used) at `size`, or None outside the curve's size range."""
+def _read(curve: Curve, size: float) -> list[tuple[float, float, str]] | None:
+    """The baseline points that give its HR at `size`, as (weight, HR@10 mean, row label) with weights summing
+    to 1: the one point measured at exactly this size, else its two neighbours weighted linearly in log size;
+    None outside the curve's size range."""
     if not curve or size < curve[0][0] or size > curve[-1][0]:
         return None
     for s, h, label in curve:  # a measured point at exactly this size needs no interpolation
         if s == size:
-            return h, label
+            return [(1.0, h, label)]
     for (s0, h0, l0), (s1, h1, l1) in itertools.pairwise(curve):
         if s0 < size < s1:
             t = (math.log(size) - math.log(s0)) / (math.log(s1) - math.log(s0))
-            return h0 + t * (h1 - h0), f"between {l0} and {l1}"
+            return [(1.0 - t, h0, l0), (t, h1, l1)]
     raise AssertionError("unreachable: size lies inside the curve's range")
 
 
-def _compared(cs: dict[str, Curve], m: str, base: str,
-              ) -> list[tuple[float, float, str, tuple[float, str] | None]]:
-    """(size, HR, label, the baseline's (HR, where) at that size or None) for every point of MGQE curve m."""
-    return [(size, hr, label, at_size(cs[base], size)) for size, hr, label in cs[m]]
+def at_size(curve: Curve, size: float) -> tuple[float, str] | None:
+    """(HR@10 interpolated in log size, the points used) at `size`, or None outside the curve's size range."""
+    got = _read(curve, size)
+    return None if got is None else _value(got)
+
+
+def _value(got: list[tuple[float, float, str]]) -> tuple[float, str]:
+    """(HR@10, the points used) from _read's weighted points."""
+    where = got[0][2] if len(got) == 1 else f"between {got[0][2]} and {got[1][2]}"
+    return sum(w * h for w, h, _ in got), where
+
+
+def gap_se(mgqe: dict[str, float], base: list[tuple[float, dict[str, float]]]) -> float | None:
+    """Standard error of (MGQE point's mean - baseline read at its size), from the seed spreads of the MGQE
+    point (mgqe: {mean, std, n}) and of the baseline points it is read from (base: [(weight, {mean, std,
+    n})]), all independent runs: sqrt(std^2/n + sum(w^2 std_b^2/n_b)). None when a point used has fewer than
+    2 seeds (no spread to estimate)."""
+    pts = [(1.0, mgqe), *base]
+    if any(st["n"] < 2 for w, st in pts if w > 0):
+        return None
+    return math.sqrt(sum(w * w * st["std"] ** 2 / st["n"] for w, st in pts))
+
+
+# A gap within this many standard errors is flagged as not telling the curves apart: about a 95% two-sided
+# band under a normal approximation (with 5 seeds per point the t quantile is nearer 2.3, so the flag is, if
+# anything, slightly too ready to call a gap real)
+CLOSE_SE = 2.0
+
+
+class Point(NamedTuple):
+    """One MGQE point read against one baseline curve at the point's size."""
+
+    size: float  # model size %
+    hr: float  # MGQE's HR@10 mean over its seeds
+    label: str  # MGQE's row label
+    ref: float | None  # the baseline's HR@10 at that size; None outside its measured sizes
+    where: str  # the baseline points it was read from
+    se: float | None  # standard error of hr - ref; None when a point used has one seed
+
+    @property
+    def close(self) -> bool:
+        """The gap lies within CLOSE_SE standard errors: these seeds cannot tell the two curves apart here."""
+        return self.ref is not None and self.se is not None and abs(self.hr - self.ref) <= CLOSE_SE * self.se
+
+
+def _compared(cs: dict[str, Curve], spread: dict[tuple[str, str], dict[str, float]], m: str, base: str,
+              ) -> list[Point]:
+    """Every point of MGQE curve m read against curve `base` at its size."""
+    out = []
+    for size, hr, label in cs[m]:
+        got = _read(cs[base], size)
+        if got is None:
+            out.append(Point(size, hr, label, None, "", None))
+            continue
+        ref, where = _value(got)
+        se = gap_se(spread[(m, label)], [(w, spread[(base, lb)]) for w, _, lb in got])
+        out.append(Point(size, hr, label, ref, where, se))
+    return out
 
 
 class Tally(NamedTuple):
@@ -56,12 +115,7 @@ class Tally(NamedTuple):
 
     above: int  # points at or above the baseline
     compared: int  # points compared
-    close: int  # of those, points whose gap is smaller than their own seed std (one more seed could flip it)
-
-
-def _close(st: dict[str, float], hr: float, ref: float) -> bool:
-    """The gap hr - ref is smaller than the MGQE point's sample std over its seeds (st; needs 2+ seeds)."""
-    return st["n"] > 1 and abs(hr - ref) < st["std"]
+    close: int  # of those, points whose gap lies within CLOSE_SE standard errors (Point.close)
 
 
 def equal_size_tally(rows: list[dict[str, Any]]) -> dict[tuple[str, str], Tally]:
@@ -73,9 +127,9 @@ def equal_size_tally(rows: list[dict[str, Any]]) -> dict[tuple[str, str], Tally]
     for m, bases in PAIRS.items():
         for base in bases:
             if m in cs and base in cs:
-                got = [(hr >= ref[0], _close(spread[(m, label)], hr, ref[0]))
-                       for _, hr, label, ref in _compared(cs, m, base) if ref is not None]
-                out[(m, base)] = Tally(sum(a for a, _ in got), len(got), sum(c for _, c in got))
+                got = [p for p in _compared(cs, spread, m, base) if p.ref is not None]
+                out[(m, base)] = Tally(sum(p.hr >= p.ref for p in got if p.ref is not None), len(got),
+                                       sum(p.close for p in got))
     return out
 
 
@@ -99,9 +153,10 @@ def error_bars(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float,
 
 
 def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
-    """Markdown bullets: every MGQE point against each of its PAIRS baselines at the same size, then a verdict
-    per (MGQE curve, baseline) over the points that could be compared. A gap smaller than the MGQE point's
-    own seed std is flagged, since one more seed could flip it."""
+    """Markdown bullets: every MGQE point against each of its PAIRS baselines at the same size, with the gap
+    and its standard error where every point used has 2+ seeds, then a verdict per (MGQE curve, baseline) over
+    the points that could be compared. A gap within CLOSE_SE standard errors is flagged: those seeds cannot
+    tell the curves apart there."""
     cs = curves(rows)
     spread = _spread(rows)
     lines: list[str] = []
@@ -110,17 +165,17 @@ def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
             if m not in cs or base not in cs:
                 continue
             above: list[bool] = []
-            for size, hr, label, got in _compared(cs, m, base):
-                if got is None:
-                    lines.append(f"- {m} {label} ({size:.1f}%): outside {base}'s measured sizes "
+            for p in _compared(cs, spread, m, base):
+                if p.ref is None:
+                    lines.append(f"- {m} {p.label} ({p.size:.1f}%): outside {base}'s measured sizes "
                                  f"({cs[base][0][0]:.1f}-{cs[base][-1][0]:.1f}%), not compared")
                     continue
-                ref, where = got
-                above.append(hr >= ref)
-                st = spread[(m, label)]
-                close = ", within one seed std" if _close(st, hr, ref) else ""
-                lines.append(f"- {m} {label} ({size:.1f}%): HR@10 {fmt_seeds(st)} vs {base} {ref:.2f} "
-                             f"at that size ({where}): {'above' if hr >= ref else 'below'}{close}")
+                above.append(p.hr >= p.ref)
+                gap = "" if p.se is None else f" (gap {p.hr - p.ref:+.2f}, standard error {p.se:.2f})"
+                close = f", within {CLOSE_SE:g} standard errors" if p.close else ""
+                lines.append(f"- {m} {p.label} ({p.size:.1f}%): HR@10 {fmt_seeds(spread[(m, p.label)])} vs "
+                             f"{base} {p.ref:.2f} at that size ({p.where}): "
+                             f"{'above' if above[-1] else 'below'}{gap}{close}")
             if above:
                 lines.append(f"- **{m} above {base} at every compared size: {all(above)}** "
                              f"({sum(above)} of {len(above)} points)")
