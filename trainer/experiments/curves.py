@@ -65,8 +65,9 @@ def _value(got: list[tuple[float, float, str]]) -> tuple[float, str]:
 def gap_se(mgqe: dict[str, float], base: list[tuple[float, dict[str, float]]]) -> float | None:
     """Standard error of (MGQE point's mean - baseline read at its size), from the seed spreads of the MGQE
     point (mgqe: {mean, std, n}) and of the baseline points it is read from (base: [(weight, {mean, std,
-    n})]), all independent runs: sqrt(std^2/n + sum(w^2 std_b^2/n_b)). None when a point used has fewer than
-    2 seeds (no spread to estimate)."""
+    n})]), taken as independent: sqrt(std^2/n + sum(w^2 std_b^2/n_b)). None when a point used has fewer than
+    2 seeds (no spread to estimate). Two methods' runs of one seed draw the same negatives; they are still
+    not paired by seed here."""
     pts = [(1.0, mgqe), *base]
     if any(st["n"] < 2 for w, st in pts if w > 0):
         return None
