@@ -91,6 +91,11 @@ class Point(NamedTuple):
     se: float | None  # standard error of hr - ref; None when a point used has one seed
 
     @property
+    def above(self) -> bool:
+        """MGQE lies at or above the baseline here (False outside its measured sizes)."""
+        return self.ref is not None and self.hr >= self.ref
+
+    @property
     def close(self) -> bool:
         """The gap lies within CLOSE_SE standard errors: these seeds cannot tell the two curves apart here."""
         return self.ref is not None and self.se is not None and abs(self.hr - self.ref) <= CLOSE_SE * self.se
@@ -129,8 +134,7 @@ def equal_size_tally(rows: list[dict[str, Any]]) -> dict[tuple[str, str], Tally]
         for base in bases:
             if m in cs and base in cs:
                 got = [p for p in _compared(cs, spread, m, base) if p.ref is not None]
-                out[(m, base)] = Tally(sum(p.hr >= p.ref for p in got if p.ref is not None), len(got),
-                                       sum(p.close for p in got))
+                out[(m, base)] = Tally(sum(p.above for p in got), len(got), sum(p.close for p in got))
     return out
 
 
@@ -171,12 +175,12 @@ def equal_size_check(rows: list[dict[str, Any]]) -> list[str]:
                     lines.append(f"- {m} {p.label} ({p.size:.1f}%): outside {base}'s measured sizes "
                                  f"({cs[base][0][0]:.1f}-{cs[base][-1][0]:.1f}%), not compared")
                     continue
-                above.append(p.hr >= p.ref)
+                above.append(p.above)
                 gap = "" if p.se is None else f" (gap {p.hr - p.ref:+.2f}, standard error {p.se:.2f})"
                 close = f", within {CLOSE_SE:g} standard errors" if p.close else ""
                 lines.append(f"- {m} {p.label} ({p.size:.1f}%): HR@10 {fmt_seeds(spread[(m, p.label)])} vs "
                              f"{base} {p.ref:.2f} at that size ({p.where}): "
-                             f"{'above' if above[-1] else 'below'}{gap}{close}")
+                             f"{'above' if p.above else 'below'}{gap}{close}")
             if above:
                 lines.append(f"- **{m} above {base} at every compared size: {all(above)}** "
                              f"({sum(above)} of {len(above)} points)")
