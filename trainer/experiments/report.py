@@ -252,14 +252,15 @@ def write_report(name: str, done: list[tuple[Cell, dict[str, Any] | None]], resu
         md += ["Model size against the targets (arithmetic on the rows above, "
                "`mgqe.trainer.experiments.size_targets`):", *sizes, ""]
     if name == "fig6":
-        from mgqe.trainer.experiments.curves import equal_size_check
+        from mgqe.trainer.experiments.curves import CLOSE_SE, equal_size_check
 
         eq = equal_size_check(rows)
         report["equal_size"] = eq
         if eq:
             md += ["MGQE vs the other curves at equal model size (test HR@10, baseline interpolated in log "
                    "size between its two neighbouring points; each HR@10 the mean over the point's finished "
-                   "seeds):", *eq, ""]
+                   "seeds; a gap's standard error combines the seed spreads of the points it is read from, "
+                   f"and a gap within {CLOSE_SE:g} of them does not tell the curves apart):", *eq, ""]
     if missing:
         md += ["Unfinished cells (not yet trained):", *[f"- {m}" for m in missing], ""]
     (results / f"{stem}.json").write_text(json.dumps(report, indent=1))
