@@ -26,12 +26,12 @@ def row(group: str, label: str, size: float, hr: float) -> dict[str, Any]:
 
 def test_at_size_interpolates_in_log_size() -> None:
     curve = [(10.0, 6.0, "b=2"), (40.0, 8.0, "b=4")]
-    hr, where = at_size(curve, 20.0)  # type: ignore[misc]
-    # 20 is half way between 10 and 40 in log size, so the HR is half way too
-    assert hr == pytest.approx(7.0)
-    assert where == "between b=2 and b=4"
-    assert at_size(curve, 10.0) == (6.0, "b=2")
-    assert at_size(curve, 40.0)[0] == pytest.approx(8.0)  # type: ignore[index]
+    # 20 is half way between 10 and 40 in log size, so each neighbour weighs one half
+    (w0, h0, l0), (w1, h1, l1) = at_size(curve, 20.0)  # type: ignore[misc]
+    assert (w0, w1) == (pytest.approx(0.5), pytest.approx(0.5))
+    assert (h0, l0, h1, l1) == (6.0, "b=2", 8.0, "b=4")
+    assert at_size(curve, 10.0) == [(1.0, 6.0, "b=2")]  # a measured size needs no interpolation
+    assert at_size(curve, 40.0) == [(1.0, 8.0, "b=4")]
 
 
 def test_at_size_outside_the_measured_range_is_none() -> None:

@@ -34,7 +34,7 @@ def curves(rows: list[dict[str, Any]]) -> dict[str, Curve]:
     return {g: sorted(pts) for g, pts in out.items()}
 
 
-def _read(curve: Curve, size: float) -> list[tuple[float, float, str]] | None:
+def at_size(curve: Curve, size: float) -> list[tuple[float, float, str]] | None:
     """The baseline points that give its HR at `size`, as (weight, HR@10 mean, row label) with weights summing
     to 1: the one point measured at exactly this size, else its two neighbours weighted linearly in log size;
     None outside the curve's size range."""
@@ -50,14 +50,8 @@ def _read(curve: Curve, size: float) -> list[tuple[float, float, str]] | None:
     raise AssertionError("unreachable: size lies inside the curve's range")
 
 
-def at_size(curve: Curve, size: float) -> tuple[float, str] | None:
-    """(HR@10 interpolated in log size, the points used) at `size`, or None outside the curve's size range."""
-    got = _read(curve, size)
-    return None if got is None else _value(got)
-
-
 def _value(got: list[tuple[float, float, str]]) -> tuple[float, str]:
-    """(HR@10, the points used) from _read's weighted points."""
+    """(HR@10 interpolated in log size, the points used) from at_size's weighted points."""
     where = got[0][2] if len(got) == 1 else f"between {got[0][2]} and {got[1][2]}"
     return sum(w * h for w, h, _ in got), where
 
@@ -106,7 +100,7 @@ def _compared(cs: dict[str, Curve], spread: dict[tuple[str, str], dict[str, floa
     """Every point of MGQE curve m read against curve `base` at its size."""
     out = []
     for size, hr, label in cs[m]:
-        got = _read(cs[base], size)
+        got = at_size(cs[base], size)
         if got is None:
             out.append(Point(size, hr, label, None, "", None))
             continue
