@@ -108,12 +108,13 @@ def check(rec: dict[str, Any], epochs: int) -> tuple[TrainConfig, list[float]]:
     return cfg, recorded
 
 
-def replay(rec: dict[str, Any], epochs: int, rtol: float, loaded: dict[tuple[str, ...], Any],
-           ) -> dict[str, Any]:
-    """Retrain the record's config for `epochs` epochs; its recorded and replayed losses side by side."""
+def replay(rec: dict[str, Any], cfg: TrainConfig, recorded: list[float], rtol: float,
+           loaded: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    """Retrain `cfg` (check's result for `rec`) for as many epochs as `recorded` holds; the recorded and
+    replayed losses side by side."""
     from mgqe.trainer.train import load_data, train_model
 
-    cfg, recorded = check(rec, epochs)
+    epochs = len(recorded)
     key = (cfg.dataset, cfg.task, str(cfg.data_dir), json.dumps(cfg.data_kwargs, sort_keys=True))
     if key not in loaded:  # the experiment runner, too, trains every cell on one shared data load
         loaded[key] = load_data(cfg)
@@ -187,10 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         if sum(map(bool, (select, hashes, a.report))) != 1:
             raise ReplayError("give exactly one of --select, --cells and --report")
         recs = select_cells(a.results, select, hashes or report_cells(a.report))
-        for r in recs:
-            check(r, a.epochs)
+        checked = [(r, *check(r, a.epochs)) for r in recs]  # every record usable before any trains
         loaded: dict[tuple[str, ...], Any] = {}
-        cells = [replay(r, a.epochs, a.rtol, loaded) for r in tqdm(recs, desc="replay", unit="cell")]
+        cells = [replay(r, cfg, recorded, a.rtol, loaded)
+                 for r, cfg, recorded in tqdm(checked, desc="replay", unit="cell")]
     except ReplayError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
