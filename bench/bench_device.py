@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from machine import cpu_name
 from md_sections import write_page
 from mgqe.trainer.config import TrainConfig, config_hash
 from mgqe.trainer.experiments.suite import METHODS, make_config
@@ -122,7 +123,7 @@ def measured(backbone: str, method: str, results: Path, seeds: range = range(3))
 
 def machine() -> dict[str, Any]:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": gpu,
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "gpu": gpu,
             "torch": torch.__version__, "python": platform.python_version()}
 
 

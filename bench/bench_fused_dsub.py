@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -39,6 +38,7 @@ import torch
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
+from machine import cpu_name
 from md_sections import markers, replace_section
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.trainer.embeddings import (
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "command": " ".join(shlex.quote(x) for x in (
             ["python", *sys.argv] if argv is None else ["python", "bench/bench_fused_dsub.py", *argv])),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": f"{cpu_name()}, {os.cpu_count()} CPUs",
         "torch": torch.__version__,
         "args": {k: v for k, v in vars(args).items() if not k.startswith("out_") and k != "md_from_json"},
         "results": [],

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -34,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from machine import cpu_name
 from md_sections import write_page
 from mgqe.proto.config import EmbeddingConfig
 from mgqe.trainer.embeddings import QuantizedEmbedding, build_embedding
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {  # the JSON record
         "command": " ".join(shlex.quote(x) for x in (
             ["python", *sys.argv] if argv is None else ["python", "bench/bench_lookup.py", *argv])),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": f"{cpu_name()}, {os.cpu_count()} CPUs",
         "torch": torch.__version__,
         "args": {k: v for k, v in vars(args).items() if not k.startswith("out_") and k != "md_from_json"},
         "lookup": [],

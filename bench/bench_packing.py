@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from machine import cpu_name
 from mgqe.proto.artifact import read_artifact, required_arrays, write_artifact
 from mgqe.proto.config import EmbeddingConfig, ModelSpec
 from mgqe.proto.packing import pack_codes, unpack_codes
@@ -120,15 +120,8 @@ def bench_read(n_items: int, repeats: int) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "numpy": np.__version__}
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "python": sys.version.split()[0],
+            "numpy": np.__version__}
 
 
 def to_markdown(res: dict[str, Any]) -> str:

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import httpx
 
+from machine import cpu_name
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "server"))  # the shared random-artifact factory (real writer)
 
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                   dwell_s=args.dwell, interval_s=args.interval)
     cmd = shlex.join([".venv/bin/python", "bench/bench_reload_load.py", *(argv if argv is not None
                                                                           else sys.argv[1:])])
-    res = {"command": cmd, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+    res = {"command": cmd, "machine": f"{cpu_name()}, {os.cpu_count()} CPUs, Python "
            f"{platform.python_version()}", "params": params, **res}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")

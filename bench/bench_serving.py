@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from machine import cpu_name
+
 ROOT = Path(__file__).resolve().parents[1]
 D_MODEL, SUBSPACES, K_HEAD, K_TAIL, HEAD_FRAC = 64, 16, 256, 64, 0.1
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -566,8 +568,7 @@ def main() -> None:
     if a.latency:
         print(json.dumps(engine_latency(a.artifact, a.queries)))
         return
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
+    cpu = cpu_name()
     res: dict = {
         "command": shlex.join(
             [*(["nice", "-n", str(os.nice(0))] if os.nice(0) else []), ".venv/bin/python", *sys.argv]

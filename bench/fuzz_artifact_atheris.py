@@ -26,6 +26,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from machine import cpu_name
+
 ROOT = Path(__file__).resolve().parents[1]
 STATS_EVERY = 500
 
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                       *(argv if argv is not None else sys.argv[1:])])
     res = {
         "command": cmd,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
+        "machine": f"{cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
                    "(2-core VM shared with other work)",
         "exit_code": proc.returncode,
         "crashed": proc.returncode != 0,

@@ -131,3 +131,34 @@ def test_a_replay_that_stops_before_its_epochs_exits_2(tmp_path: Path, results: 
     monkeypatch.setattr(train_mod, "train_model", lambda cfg, data=None: stopped)
     code, _ = run(tmp_path, results, "--select", "dataset=synthetic,seed=0", "--epochs", "2")
     assert code == 2 and "replayed 1 epochs, not 2" in capsys.readouterr().err
+
+
+def test_render_rewrites_the_page_from_saved_results_without_training(
+        tmp_path: Path, results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, res = run(tmp_path, results, "--select", "dataset=synthetic,seed=0", "--epochs", "1")
+    assert code == 0 and res is not None
+    assert "for its first epoch;" in (tmp_path / "r.md").read_text()  # one epoch, said in the singular
+    import mgqe.trainer.train as train_mod
+
+    def no_training(*_: object, **__: object) -> None:
+        raise AssertionError("--render trained a cell")
+
+    monkeypatch.setattr(train_mod, "train_model", no_training)
+    page = tmp_path / "again.md"
+    assert rc.main(["--render", str(tmp_path / "replay.json"), "--out-md", str(page)]) == 0
+    assert page.read_text() == (tmp_path / "r.md").read_text()
+
+
+@pytest.mark.parametrize(("content", "flags", "reason"), [
+    ('{"cells": []}', [], "is not a replay_cells result: missing ['command'"),
+    ('{"command": "c", "git_commit": "g", "epochs": 1, "rtol": 1e-4, "hardware": "h", '
+     '"cells": [{"seed": 0}]}', [], "cell 0 lacks ['config_hash'"),
+    ('{"cells": []}', ["--cells", "abc"], "--render replays nothing"),
+])
+def test_render_of_something_that_is_not_a_result_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          content: str, flags: list[str],
+                                                          reason: str) -> None:
+    (tmp_path / "old.json").write_text(content)
+    page = tmp_path / "page.md"
+    assert rc.main(["--render", str(tmp_path / "old.json"), "--out-md", str(page), *flags]) == 2
+    assert reason in capsys.readouterr().err and not page.exists()
