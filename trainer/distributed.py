@@ -90,6 +90,11 @@ def train_ddp(cfg: TrainConfig) -> TrainResult | None:
     """One rank of a torchrun job (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_* set by torchrun)."""
     t0 = time.time()
     device, backend = _device_and_backend(cfg)
+    # DDP imports torch._dynamo; imported while a process group exists, it keeps that group alive past
+    # destroy_process_group, and the group's gloo threads then outlive it into interpreter teardown, where
+    # a rank sometimes aborted ("terminate called without an active exception"). Imported first, it does not.
+    import torch._dynamo  # noqa: F401
+
     dist.init_process_group(backend)
     try:
         return _train_ranks(cfg, device, backend, t0)

@@ -24,13 +24,16 @@ from mgqe.trainer.train import train_model
 
 _DRIVER = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     import torch
     from mgqe.trainer.config import from_dict
     from mgqe.trainer.distributed import train
 
     cfg = from_dict(json.loads(sys.argv[1]))
     res = train(cfg)
+    # threads still alive in this rank once train() has destroyed its process group (Linux: /proc)
+    names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+    open(sys.argv[2] + f"/rank{os.environ['RANK']}_threads.json", "w").write(json.dumps(names))
     if res is not None:  # rank 0 only
         torch.save(res.model.state_dict(), sys.argv[2] + "/state.pt")
         json.dump({"metrics": res.metrics, "history": res.history, "prov": res.provenance},
@@ -72,6 +75,11 @@ def test_two_gloo_processes_match_single_process(tmp_path: Path, method: str) ->
     ddp = _torchrun(_cfg(ddp_out / "run", **extra), ddp_out)
 
     assert ddp["prov"]["distributed"] == {"world_size": 2, "backend": "gloo"}
+    # the group's gloo threads stopped with it: none survive into interpreter teardown, where they
+    # made a rank abort at exit
+    for r in (0, 1):
+        threads = json.loads((ddp_out / f"rank{r}_threads.json").read_text())
+        assert not [t for t in threads if "gloo" in t], (r, threads)
     # same data, same global batches: per-epoch mean losses agree
     for a, b in zip(single.history, ddp["history"], strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-3, abs=1e-4)
