@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -204,4 +205,15 @@ def test_index_prose_comes_from_the_markdown_files_beside_report(tmp_path: Path)
     page = write_index(tmp_path).read_text()
     assert page.startswith(intro)
     card, after = page[len(intro):].split(reading, 1)
-    assert card.startswith("\n## The issue's targets, checked") and after.startswith("\n## table3")
+    assert card.startswith("\n## The issue's targets, checked")
+    assert after.startswith("\n## The reading's claims, checked") and "\n## table3" in after
+
+
+def test_the_committed_page_is_what_the_committed_reports_write(tmp_path: Path) -> None:
+    """results/README.md was regenerated after the last change to its prose, claims or reports."""
+    results = Path(__file__).resolve().parents[2] / "results"
+    for p in results.iterdir():
+        if p.is_file() and p.suffix in (".json", ".md") and p.name != "README.md":
+            shutil.copy(p, tmp_path / p.name)
+    assert write_index(tmp_path).read_text() == (results / "README.md").read_text(), (
+        "results/README.md is stale: rerun `mgqe-train experiment table4 --report-only`")

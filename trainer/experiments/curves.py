@@ -110,6 +110,15 @@ def _compared(cs: dict[str, Curve], spread: dict[tuple[str, str], dict[str, floa
     return out
 
 
+def compared_points(rows: list[dict[str, Any]], m: str, base: str) -> list[Point]:
+    """The points of MGQE curve m inside curve `base`'s measured sizes, read against it, smallest first;
+    empty when either curve has no finished point."""
+    cs = curves(rows)
+    if m not in cs or base not in cs:
+        return []
+    return [p for p in _compared(cs, _spread(rows), m, base) if p.ref is not None]
+
+
 class Tally(NamedTuple):
     """One (MGQE curve, baseline) pair over the MGQE points inside the baseline's size range."""
 
@@ -122,12 +131,11 @@ def equal_size_tally(rows: list[dict[str, Any]]) -> dict[tuple[str, str], Tally]
     """(MGQE curve, baseline) -> its Tally, for every pair in PAIRS whose two curves have finished points; a
     pair with no point inside the baseline's size range tallies (0, 0, 0)."""
     cs = curves(rows)
-    spread = _spread(rows)
     out = {}
     for m, bases in PAIRS.items():
         for base in bases:
             if m in cs and base in cs:
-                got = [p for p in _compared(cs, spread, m, base) if p.ref is not None]
+                got = compared_points(rows, m, base)
                 out[(m, base)] = Tally(sum(p.above for p in got), len(got), sum(p.close for p in got))
     return out
 

@@ -314,15 +314,19 @@ def remaining_seconds(rows: list[dict[str, Any]]) -> tuple[float, int]:
 
 
 def write_index(results: Path) -> Path:
-    """results/README.md: the intro (results_intro.md), the scorecard, the reading (results_reading.md),
-    then every experiment report present, with its command."""
+    """results/README.md: the intro (results_intro.md), the scorecard, the reading (results_reading.md) and
+    its claims checked (reading_claims.py), then every experiment report present, with its command."""
+    from mgqe.trainer.experiments.claims import checked, load_reports
+    from mgqe.trainer.experiments.claims import stems as claim_stems
+    from mgqe.trainer.experiments.reading_claims import CLAIMS
     from mgqe.trainer.experiments.scorecard import alt_stems, scorecard
     from mgqe.trainer.experiments.suite import EXPERIMENTS
 
     suite = {n: json.loads((results / f"{n}.json").read_text())
              for n in [*EXPERIMENTS, *alt_stems()] if (results / f"{n}.json").is_file()}
     intro, reading = ((PROSE / f).read_text() for f in ("results_intro.md", "results_reading.md"))
-    parts = [intro, "\n".join(scorecard(suite)) + "\n", reading]
+    parts = [intro, "\n".join(scorecard(suite)) + "\n", reading,
+             "\n".join(checked(CLAIMS, load_reports(results, claim_stems(CLAIMS)))) + "\n"]
     total = left = 0.0
     unknown = 0
     stems = []

@@ -1,0 +1,266 @@
+"""Prose claims as checks: a comparison that results_reading.md states, evaluated on the reports each time
+results/README.md is written (the list lives in reading_claims.py).
+
+Each claim quotes the words of the reading it stands for and restates them on the reports' aggregated rows
+(report.aggregate in results/<stem>.json): a row's test metric is its mean and sample std over its finished
+seeds. A claim about a report or row that is missing, or a row with no finished seed, does not hold: the page
+then says what was missing instead of a verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from mgqe.trainer.experiments.curves import CLOSE_SE, Point, compared_points
+from mgqe.trainer.experiments.report import PAPER, PAPER_VARIANTS
+
+Report = dict[str, Any]  # a loaded results/<stem>.json
+Side = tuple[str, str, str]  # (report stem, or PAPER_STEM for the paper's number; backbone; row label)
+PAPER_STEM = "paper"
+
+
+class ClaimError(ValueError):
+    """A claim names a relation, pattern or metric this module does not define."""
+
+
+class MissingDataError(LookupError):
+    """A claim's report, row or finished seed is not there: the claim cannot hold."""
+
+
+class Stat(NamedTuple):
+    """One side of a comparison: a row's metric over its finished seeds (the paper's number: std 0, n 0)."""
+
+    mean: float
+    std: float
+    n: int
+    size: float  # model size %; nan where unknown (the paper's Table 6)
+
+    def show(self) -> str:
+        return f"{self.mean:.2f} ± {self.std:.2f} ({self.n} seeds)" if self.n > 1 else (
+            f"{self.mean:.2f} (1 seed)" if self.n == 1 else f"{self.mean:.2f} (paper)")
+
+
+def _close(a: Stat, b: Stat) -> bool:
+    return abs(a.mean - b.mean) <= 0.01 * abs(b.mean)
+
+
+# relation -> (its meaning, as the page states it; the test on a's and b's Stat). "spread" is a row's sample
+# std over seeds; "reaches" is the issue's rule for matching full embedding (b)
+RELATIONS: dict[str, tuple[str, Callable[[Stat, Stat], bool]]] = {
+    "above": ("a's mean > b's", lambda a, b: a.mean > b.mean),
+    "below": ("a's mean < b's", lambda a, b: a.mean < b.mean),
+    "reaches": ("a's mean ≥ b's mean - b's spread", lambda a, b: a.mean >= b.mean - b.std),
+    "beyond a": ("|gap| > a's spread", lambda a, b: abs(a.mean - b.mean) > a.std),
+    "beyond b": ("|gap| > b's spread", lambda a, b: abs(a.mean - b.mean) > b.std),
+    "within a": ("|gap| ≤ a's spread", lambda a, b: abs(a.mean - b.mean) <= a.std),
+    "within b": ("|gap| ≤ b's spread", lambda a, b: abs(a.mean - b.mean) <= b.std),
+    "level": ("|gap| ≤ half the smaller spread", lambda a, b: abs(a.mean - b.mean) <= min(a.std, b.std) / 2),
+    "within 1%": ("|gap| ≤ 1% of b's mean", _close),
+    "wider": ("a's spread > b's", lambda a, b: a.std > b.std),
+    "narrower": ("a's spread < b's", lambda a, b: a.std < b.std),
+    "smaller": ("a's model size % < b's", lambda a, b: a.size < b.size),
+}
+
+
+class Verdict(NamedTuple):
+    holds: bool
+    compared: str  # what was compared and how, as a Markdown cell
+    evidence: str  # the numbers, or what was missing
+
+
+def _row(reports: dict[str, Report], stem: str, group: str, row: str) -> dict[str, Any]:
+    if stem not in reports:
+        raise MissingDataError(f"report {stem} not written")
+    for r in reports[stem]["rows"]:
+        if (r["group"], r["row"]) == (group, row):
+            return r
+    raise MissingDataError(f"{stem} has no row {group}/{row}")
+
+
+def stat(reports: dict[str, Report], side: Side, metric: str) -> Stat:
+    """side's metric over its finished seeds (or the paper's number); MissingDataError when it has none."""
+    stem, group, row = side
+    if stem == PAPER_STEM:
+        i = {"hr@10": 0, "ndcg@10": 1}.get(metric)
+        got = PAPER.get((group, row)) or PAPER_VARIANTS.get((group, row))
+        if got is None or i is None:
+            raise MissingDataError(f"the paper reports no {metric} for {group}/{row}")
+        return Stat(got[i], 0.0, 0, got[2] if len(got) > 2 else math.nan)
+    r = _row(reports, stem, group, row)
+    s = r.get("test", {}).get(metric)
+    if s is None:
+        raise MissingDataError(f"{stem} {group}/{row} has no finished seed")
+    return Stat(s["mean"], s["std"], s["n"], float(r.get("size_percent", math.nan)))
+
+
+def _name(side: Side) -> str:
+    return f"paper {side[1]}/{side[2]}" if side[0] == PAPER_STEM else f"{side[0]} {side[1]}/{side[2]}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Row a against row b: every relation in `holds`, and the seed counts the prose states (None: not
+    stated)."""
+
+    quote: str  # the words of results_reading.md this checks
+    a: Side
+    b: Side
+    holds: tuple[str, ...]
+    seeds: tuple[int | None, int | None] = (None, None)
+    metric: str = "hr@10"
+
+    def __post_init__(self) -> None:
+        unknown = [h for h in self.holds if h not in RELATIONS]
+        if unknown or not self.holds:
+            raise ClaimError(f"{self.quote!r}: relations {unknown or 'none given'}; known: {list(RELATIONS)}")
+
+    def check(self, reports: dict[str, Report]) -> Verdict:
+        want = "" if self.seeds == (None, None) else "; seeds " + ", ".join(
+            "any" if n is None else str(n) for n in self.seeds)
+        what = f"{_name(self.a)} vs {_name(self.b)} ({self.metric}): {', '.join(self.holds)}{want}"
+        try:
+            a, b = stat(reports, self.a, self.metric), stat(reports, self.b, self.metric)
+        except MissingDataError as e:
+            return Verdict(False, what, f"missing: {e}")
+        ok = all(RELATIONS[h][1](a, b) for h in self.holds)
+        seeds = [f"{side} has {s.n} seeds, the reading says {want}"
+                 for side, s, want in (("a", a, self.seeds[0]), ("b", b, self.seeds[1]))
+                 if want is not None and s.n != want]
+        size = f"; sizes {a.size:.1f}% vs {b.size:.1f}%" if "smaller" in self.holds else ""
+        ev = f"{a.show()} vs {b.show()}, gap {a.mean - b.mean:+.2f}{size}" + "".join(f"; {x}" for x in seeds)
+        return Verdict(ok and not seeds, what, ev)
+
+
+@dataclass(frozen=True)
+class GapClaim:
+    """Gap a (a[0] - a[1]) against gap b (b[0] - b[1]), means only: `holds` is "less" or "more"."""
+
+    quote: str
+    a: tuple[Side, Side]
+    b: tuple[Side, Side]
+    holds: str
+    metric: str = "hr@10"
+
+    def __post_init__(self) -> None:
+        if self.holds not in ("less", "more"):
+            raise ClaimError(f"{self.quote!r}: a gap claim holds 'less' or 'more', not {self.holds!r}")
+
+    def check(self, reports: dict[str, Report]) -> Verdict:
+        what = (f"({_name(self.a[0])} - {self.a[1][2]}) {self.holds} than "
+                f"({_name(self.b[0])} - {self.b[1][2]}) ({self.metric})")
+        try:
+            ga, gb = (stat(reports, x, self.metric).mean - stat(reports, y, self.metric).mean
+                      for x, y in (self.a, self.b))
+        except MissingDataError as e:
+            return Verdict(False, what, f"missing: {e}")
+        return Verdict(ga < gb if self.holds == "less" else ga > gb, what, f"gaps {ga:+.2f} vs {gb:+.2f}")
+
+
+def _shape(p: Point) -> str:
+    return ("above" if p.above else "below") + (" close" if p.close else "")
+
+
+@dataclass(frozen=True)
+class CurveClaim:
+    """Figure 6: MGQE curve m read against curve `base` at each compared size (curves.py), smallest first;
+    each entry "above" or "below", plus " close" where the gap lies within CLOSE_SE standard errors."""
+
+    quote: str
+    m: str
+    base: str
+    pattern: tuple[str, ...]
+    stem: str = "fig6"
+
+    def __post_init__(self) -> None:
+        bad = [p for p in self.pattern if p not in ("above", "below", "above close", "below close")]
+        if bad or not self.pattern:
+            raise ClaimError(f"{self.quote!r}: pattern entries {bad or 'none given'}; known: above, below, "
+                             f"above close, below close")
+
+    def check(self, reports: dict[str, Report]) -> Verdict:
+        what = (f"{self.stem} {self.m} vs {self.base} at each compared size: {', '.join(self.pattern)} "
+                f"(close: within {CLOSE_SE:g} standard errors)")
+        if self.stem not in reports:
+            return Verdict(False, what, f"missing: report {self.stem} not written")
+        got = compared_points(reports[self.stem]["rows"], self.m, self.base)
+        ev = ", ".join(f"{p.label} {p.hr - p.ref:+.2f} (se {p.se if p.se is not None else math.nan:.2f})"
+                       for p in got if p.ref is not None)
+        return Verdict(tuple(_shape(p) for p in got) == self.pattern, what, ev or "no compared point")
+
+
+@dataclass(frozen=True)
+class SeedsClaim:
+    """Every row of `rows` (all rows of `group`, or of the report, when None) has n finished seeds; n None:
+    the selected rows have no unfinished cell."""
+
+    quote: str
+    stem: str
+    n: int | None
+    group: str | None = None
+    rows: tuple[str, ...] | None = None
+
+    def check(self, reports: dict[str, Report]) -> Verdict:
+        sel = f"{self.group or 'every backbone'}/{', '.join(self.rows) if self.rows else 'every row'}"
+        what = f"{self.stem} {sel}: " + (f"{self.n} seeds each" if self.n else "no unfinished cell")
+        if self.stem not in reports:
+            return Verdict(False, what, f"missing: report {self.stem} not written")
+        picked = [r for r in reports[self.stem]["rows"] if (self.group in (None, r["group"]))
+                  and (self.rows is None or r["row"] in self.rows)]
+        if self.rows is not None and len(picked) != len(self.rows):
+            return Verdict(False, what,
+                           f"missing: {self.stem} has {len(picked)} of the {len(self.rows)} rows")
+        if self.n is None:
+            left = [c for c in reports[self.stem]["unfinished_cells"]
+                    if any(c.startswith(f"{r['group']}/{r['row']}/seed ") for r in picked)]
+            ev = f"{len(picked)} rows, {len(left)} unfinished cells"
+            return Verdict(not left and bool(picked), what, ev)
+        counts = sorted({len(r["finished_seeds"]) for r in picked})
+        return Verdict(counts == [self.n], what, f"{len(picked)} rows; finished seeds per row: {counts}")
+
+
+AnyClaim = Claim | GapClaim | CurveClaim | SeedsClaim
+
+
+def load_reports(results: Path, stems: Iterable[str]) -> dict[str, Report]:
+    """stem -> results/<stem>.json, for the stems written."""
+    import json
+
+    paths = {s: results / f"{s}.json" for s in stems}
+    return {s: json.loads(p.read_text()) for s, p in paths.items() if p.is_file()}
+
+
+def stems(claims: Iterable[AnyClaim]) -> set[str]:
+    """The report stems the claims read."""
+    out: set[str] = set()
+    for c in claims:
+        if isinstance(c, Claim):
+            out |= {c.a[0], c.b[0]}
+        elif isinstance(c, GapClaim):
+            out |= {s[0] for s in (*c.a, *c.b)}
+        else:
+            out.add(c.stem)
+    return out - {PAPER_STEM}
+
+
+def checked(claims: Iterable[AnyClaim], reports: dict[str, Report]) -> list[str]:
+    """The page's section: how many claims hold, then one table row per claim."""
+    cs = list(claims)
+    verdicts = [c.check(reports) for c in cs]
+    n_ok = sum(v.holds for v in verdicts)
+    lines = [
+        "## The reading's claims, checked\n",
+        f"Each comparison stated above, restated on the reports' rows "
+        f"(trainer/experiments/reading_claims.py) and checked each time this page is written: "
+        f"**{n_ok} of {len(cs)} hold**. Relations: "
+        + "; ".join(f"{k}: {v[0]}" for k, v in RELATIONS.items()) + ".\n",
+        "| the reading says | checked as | numbers | holds |", "|---|---|---|---|"]
+    prev = None
+    for c, v in zip(cs, verdicts, strict=True):
+        said = "(the same words)" if c.quote == prev else c.quote
+        prev = c.quote
+        lines.append(f"| {said} | {v.compared} | {v.evidence} | {'yes' if v.holds else '**no**'} |")
+    return lines
