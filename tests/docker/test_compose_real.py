@@ -5,7 +5,8 @@ the trainer publishes v1 into the named volume; both server replicas (waiting fo
 engine's own healthcheck, and recommend requests on the shared port all succeed and reach both; running the
 trainer again publishes v2 and each replica swaps it in (asked one by one over its own Unix socket, and its
 own log says v1 -> v2); `mgqe-artifact rollback` (from the trainer image) moves both back to v1. Everything
-is torn down at the end (containers, volume). Timings go to results/docker-compose-test.{json,md}.
+is torn down at the end (containers, volume). Timings go to results/docker-compose-test.{json,md};
+`python bench/compose_timings.py` then writes docs/deploy.md's "Measured" paragraph from them.
 
 Needs: a Docker engine at $DOCKER_HOST and docker-compose (v1). On a machine without a bridge network or
 registry (CI here) run `eval "$(docker/dev-engine.sh)"` first: it starts dockerd per
