@@ -19,6 +19,7 @@ from mgqe.trainer.experiments.claims import (
     MissingDataError,
     SeedsClaim,
     Stat,
+    cell_cache,
     checked,
     load_reports,
     stat,
@@ -53,24 +54,32 @@ def test_every_quote_is_in_the_reading() -> None:
 def test_every_claim_of_the_reading_holds_on_the_committed_reports() -> None:
     reports = load_reports(RESULTS, stems(CLAIMS))
     assert set(reports) == stems(CLAIMS), "a report the claims read is not committed"
-    failed = [(c.quote, v) for c in CLAIMS if not (v := c.check(reports)).holds]
+    cache = cell_cache(RESULTS)
+    failed = [(c.quote, v) for c in CLAIMS if not (v := c.check(reports, cache)).holds]
     assert not failed, "\n".join(f"{q}: {v.compared}: {v.evidence}" for q, v in failed)
 
 
-# one (a, b) pair where each relation holds and one where it does not: (mean, std, size) per side
-CASES: dict[str, tuple[tuple[Any, Any], tuple[Any, Any]]] = {
-    "above": (((7.9, 0.1, 1), (7.8, 0.1, 1)), ((7.8, 0.1, 1), (7.8, 0.1, 1))),
-    "below": (((7.7, 0.1, 1), (7.8, 0.1, 1)), ((7.9, 0.1, 1), (7.8, 0.1, 1))),
-    "reaches": (((7.6, 0.1, 1), (7.8, 0.2, 1)), ((7.6, 0.3, 1), (7.8, 0.1, 1))),
-    "beyond a": (((7.5, 0.2, 1), (7.8, 0.5, 1)), ((7.5, 0.5, 1), (7.8, 0.2, 1))),
-    "beyond b": (((7.5, 0.5, 1), (7.8, 0.2, 1)), ((7.5, 0.2, 1), (7.8, 0.5, 1))),
-    "within a": (((7.5, 0.5, 1), (7.8, 0.2, 1)), ((7.5, 0.2, 1), (7.8, 0.5, 1))),
-    "within b": (((7.5, 0.2, 1), (7.8, 0.5, 1)), ((7.5, 0.5, 1), (7.8, 0.2, 1))),
-    "level": (((7.75, 0.2, 1), (7.8, 0.4, 1)), ((7.65, 0.2, 1), (7.8, 0.4, 1))),
-    "within 1%": (((0.905, 0.1, 1), (0.9, 0.1, 1)), ((0.91, 0.1, 1), (0.9, 0.1, 1))),
-    "wider": (((7.8, 0.3, 1), (7.8, 0.2, 1)), ((7.8, 0.2, 1), (7.8, 0.2, 1))),
-    "narrower": (((7.8, 0.1, 1), (7.8, 0.2, 1)), ((7.8, 0.2, 1), (7.8, 0.2, 1))),
-    "smaller": (((7.8, 0.1, 19.0), (7.8, 0.1, 24.8)), ((7.8, 0.1, 24.8), (7.8, 0.1, 24.8))),
+def st(mean: float, std: float = 0.1, size: float = 1.0, values: tuple[float, ...] = ()) -> Stat:
+    return Stat(mean, std, 3, size, values)
+
+
+# one (a, b) pair where each relation holds and one where it does not
+CASES: dict[str, tuple[tuple[Stat, Stat], tuple[Stat, Stat]]] = {
+    "above": ((st(7.9), st(7.8)), (st(7.8), st(7.8))),
+    "below": ((st(7.7), st(7.8)), (st(7.9), st(7.8))),
+    "reaches": ((st(7.6), st(7.8, 0.2)), (st(7.6, 0.3), st(7.8))),
+    "beyond a": ((st(7.5, 0.2), st(7.8, 0.5)), (st(7.5, 0.5), st(7.8, 0.2))),
+    "beyond b": ((st(7.5, 0.5), st(7.8, 0.2)), (st(7.5, 0.2), st(7.8, 0.5))),
+    "within a": ((st(7.5, 0.5), st(7.8, 0.2)), (st(7.5, 0.2), st(7.8, 0.5))),
+    "within b": ((st(7.5, 0.2), st(7.8, 0.5)), (st(7.5, 0.5), st(7.8, 0.2))),
+    "level": ((st(7.75, 0.2), st(7.8, 0.4)), (st(7.65, 0.2), st(7.8, 0.4))),
+    "within 1%": ((st(0.905), st(0.9)), (st(0.91), st(0.9))),
+    "wider": ((st(7.8, 0.3), st(7.8, 0.2)), (st(7.8, 0.2), st(7.8, 0.2))),
+    "narrower": ((st(7.8, 0.1), st(7.8, 0.2)), (st(7.8, 0.2), st(7.8, 0.2))),
+    "smaller": ((st(7.8, size=19.0), st(7.8, size=24.8)), (st(7.8, size=24.8), st(7.8, size=24.8))),
+    # the lowest of a's seeds above the highest of b's; never without per-seed values
+    "all above": ((st(8.0, values=(7.9, 8.1)), st(7.5, values=(7.4, 7.8))),
+                  (st(8.0, values=(7.7, 8.3)), st(7.5, values=(7.4, 7.8)))),
 }
 
 
@@ -78,8 +87,12 @@ CASES: dict[str, tuple[tuple[Any, Any], tuple[Any, Any]]] = {
 def test_each_relation_holds_and_fails_where_it_should(name: str) -> None:
     (ta, tb), (fa, fb) = CASES[name]
     test = RELATIONS[name][1]
-    assert test(Stat(ta[0], ta[1], 3, ta[2]), Stat(tb[0], tb[1], 3, tb[2]))
-    assert not test(Stat(fa[0], fa[1], 3, fa[2]), Stat(fb[0], fb[1], 3, fb[2]))
+    assert test(ta, tb)
+    assert not test(fa, fb)
+
+
+def test_all_above_needs_per_seed_values() -> None:
+    assert not RELATIONS["all above"][1](st(9.0), st(7.0))
 
 
 def test_every_relation_has_a_case() -> None:
@@ -193,3 +206,44 @@ def test_checked_section_counts_and_marks_what_fails() -> None:
     assert lines[-2].startswith("| MGQE above | t gmf/MGQE vs t gmf/FE (hr@10): above |")
     assert lines[-2].endswith("| yes |")
     assert lines[-1].startswith("| (the same words) |") and lines[-1].endswith("| **no** |")
+
+
+def _seeded() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A report whose FE row has seeds 0-4 (cells h0..h4 in a fake cache) and the cache itself."""
+    hr = [7.0, 7.2, 7.1, 7.9, 8.0]
+    fe = {**row("gmf", "FE", sum(hr) / 5, n=5), "config_hashes": [f"h{s}" for s in range(5)]}
+    cache = {f"h{s}": {"metrics": {"test": {"hr@10": x}}} for s, x in enumerate(hr)}
+    return {"t": rep(fe)}, cache
+
+
+def test_a_claim_on_picked_seeds_reads_their_cells() -> None:
+    reports, cache = _seeded()
+    side = ("t", "gmf", "FE")
+    got = stat(reports, side, "hr@10", (0, 1, 2), cache.__getitem__)
+    assert got.values == (7.0, 7.2, 7.1) and got.n == 3 and got.mean == pytest.approx(7.1)
+    assert got.std == pytest.approx(0.1)
+    later = Claim("q", side, side, ("all above",), only=((3, 4), (0, 1, 2)))
+    v = later.check(reports, cache.__getitem__)
+    assert v.holds and v.compared == "t gmf/FE seeds 3, 4 vs t gmf/FE seeds 0, 1, 2 (hr@10): all above"
+    assert v.evidence.endswith("; per seed 7.90, 8.00 vs 7.00, 7.20, 7.10")
+    mixed = Claim("q", side, side, ("all above",), only=((2, 3), (0, 1)))
+    assert not mixed.check(reports, cache.__getitem__).holds
+
+
+def test_picked_seeds_without_a_cache_a_finished_seed_or_a_record_are_missing_data() -> None:
+    reports, cache = _seeded()
+    side = ("t", "gmf", "FE")
+    with pytest.raises(MissingDataError, match="need the cell cache, none given"):
+        stat(reports, side, "hr@10", (0,))
+    with pytest.raises(MissingDataError, match=re.escape("t gmf/FE has no finished seed [7]")):
+        stat(reports, side, "hr@10", (0, 7), cache.__getitem__)
+    with pytest.raises(MissingDataError, match="has no ndcg@10 in the cache"):
+        stat(reports, side, "ndcg@10", (0,), cache.__getitem__)
+
+    def absent(h: str) -> dict[str, Any]:
+        raise FileNotFoundError(h)
+
+    with pytest.raises(MissingDataError, match="has no hr@10 in the cache"):
+        stat(reports, side, "hr@10", (0,), absent)
+    v = Claim("q", side, side, ("above",), only=((3,), None)).check(reports)
+    assert not v.holds and v.evidence.startswith("missing: t gmf/FE: seeds [3] need the cell cache")

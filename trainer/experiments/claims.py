@@ -3,8 +3,9 @@ results/README.md is written (the list lives in reading_claims.py).
 
 Each claim quotes the words of the reading it stands for and restates them on the reports' aggregated rows
 (report.aggregate in results/<stem>.json): a row's test metric is its mean and sample std over its finished
-seeds. A claim about a report or row that is missing, or a row with no finished seed, does not hold: the page
-then says what was missing instead of a verdict.
+seeds. A claim about some of a row's seeds (what the first seeds showed) reads those seeds' cells from
+results/cache through the row's config hashes. A claim about a report, row or seed that is missing does not
+hold: the page then says what was missing instead of a verdict.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mgqe.trainer.experiments.curves import CLOSE_SE, Point, compared_points
-from mgqe.trainer.experiments.report import PAPER, PAPER_VARIANTS
+from mgqe.trainer.experiments.report import PAPER, PAPER_VARIANTS, seed_stats
 
 Report = dict[str, Any]  # a loaded results/<stem>.json
+Cache = Callable[[str], dict[str, Any]]  # config hash -> its cell record (results/cache/<hash>.json)
 Side = tuple[str, str, str]  # (report stem, or PAPER_STEM for the paper's number; backbone; row label)
 PAPER_STEM = "paper"
 
@@ -32,12 +34,14 @@ class MissingDataError(LookupError):
 
 
 class Stat(NamedTuple):
-    """One side of a comparison: a row's metric over its finished seeds (the paper's number: std 0, n 0)."""
+    """One side of a comparison: a row's metric over its finished seeds, or over some of them (the paper's
+    number: std 0, n 0)."""
 
     mean: float
     std: float
     n: int
     size: float  # model size %; nan where unknown (the paper's Table 6)
+    values: tuple[float, ...] = ()  # per seed, where a claim picked seeds; empty otherwise
 
     def show(self) -> str:
         return f"{self.mean:.2f} ± {self.std:.2f} ({self.n} seeds)" if self.n > 1 else (
@@ -63,6 +67,8 @@ RELATIONS: dict[str, tuple[str, Callable[[Stat, Stat], bool]]] = {
     "wider": ("a's spread > b's", lambda a, b: a.std > b.std),
     "narrower": ("a's spread < b's", lambda a, b: a.std < b.std),
     "smaller": ("a's model size % < b's", lambda a, b: a.size < b.size),
+    "all above": ("a's lowest seed > b's highest (picked seeds only)",
+                  lambda a, b: bool(a.values and b.values) and min(a.values) > max(b.values)),
 }
 
 
@@ -81,9 +87,13 @@ def _row(reports: dict[str, Report], stem: str, group: str, row: str) -> dict[st
     raise MissingDataError(f"{stem} has no row {group}/{row}")
 
 
-def stat(reports: dict[str, Report], side: Side, metric: str) -> Stat:
-    """side's metric over its finished seeds (or the paper's number); MissingDataError when it has none."""
+def stat(reports: dict[str, Report], side: Side, metric: str, seeds: tuple[int, ...] | None = None,
+         cache: Cache | None = None) -> Stat:
+    """side's metric over its finished seeds, or over `seeds` alone read from `cache` (or the paper's number);
+    MissingDataError when it has none, or a picked seed is not finished or not in the cache."""
     stem, group, row = side
+    if seeds is not None:
+        return _picked(_row(reports, stem, group, row), f"{stem} {group}/{row}", metric, seeds, cache)
     if stem == PAPER_STEM:
         i = {"hr@10": 0, "ndcg@10": 1}.get(metric)
         got = PAPER.get((group, row)) or PAPER_VARIANTS.get((group, row))
@@ -97,6 +107,22 @@ def stat(reports: dict[str, Report], side: Side, metric: str) -> Stat:
     return Stat(s["mean"], s["std"], s["n"], float(r.get("size_percent", math.nan)))
 
 
+def _picked(r: dict[str, Any], name: str, metric: str, seeds: tuple[int, ...], cache: Cache | None) -> Stat:
+    """The row's metric over `seeds` only, from its cells' records."""
+    if cache is None:
+        raise MissingDataError(f"{name}: seeds {list(seeds)} need the cell cache, none given")
+    hashes = dict(zip(r["finished_seeds"], r.get("config_hashes", []), strict=False))
+    if missing := [s for s in seeds if s not in hashes]:
+        raise MissingDataError(f"{name} has no finished seed {missing}")
+    try:
+        xs = tuple(float(cache(hashes[s])["metrics"]["test"][metric]) for s in seeds)
+    except (OSError, KeyError) as e:
+        raise MissingDataError(f"{name}: a cell of seeds {list(seeds)} has no {metric} in the cache "
+                               f"({e})") from None
+    st = seed_stats(list(xs))
+    return Stat(st["mean"], st["std"], int(st["n"]), float(r.get("size_percent", math.nan)), xs)
+
+
 def _name(side: Side) -> str:
     return f"paper {side[1]}/{side[2]}" if side[0] == PAPER_STEM else f"{side[0]} {side[1]}/{side[2]}"
 
@@ -104,7 +130,7 @@ def _name(side: Side) -> str:
 @dataclass(frozen=True)
 class Claim:
     """Row a against row b: every relation in `holds`, and the seed counts the prose states (None: not
-    stated)."""
+    stated). `only` picks some seeds of a side (None: all its finished seeds)."""
 
     quote: str  # the words of results_reading.md this checks
     a: Side
@@ -112,26 +138,33 @@ class Claim:
     holds: tuple[str, ...]
     seeds: tuple[int | None, int | None] = (None, None)
     metric: str = "hr@10"
+    only: tuple[tuple[int, ...] | None, tuple[int, ...] | None] = (None, None)
 
     def __post_init__(self) -> None:
         unknown = [h for h in self.holds if h not in RELATIONS]
         if unknown or not self.holds:
             raise ClaimError(f"{self.quote!r}: relations {unknown or 'none given'}; known: {list(RELATIONS)}")
 
-    def check(self, reports: dict[str, Report]) -> Verdict:
+    def check(self, reports: dict[str, Report], cache: Cache | None = None) -> Verdict:
         want = "" if self.seeds == (None, None) else "; seeds " + ", ".join(
             "any" if n is None else str(n) for n in self.seeds)
-        what = f"{_name(self.a)} vs {_name(self.b)} ({self.metric}): {', '.join(self.holds)}{want}"
+        a_name, b_name = (_name(side) + ("" if only is None else f" seeds {', '.join(map(str, only))}")
+                          for side, only in zip((self.a, self.b), self.only, strict=True))
+        what = f"{a_name} vs {b_name} ({self.metric}): {', '.join(self.holds)}{want}"
         try:
-            a, b = stat(reports, self.a, self.metric), stat(reports, self.b, self.metric)
+            a, b = (stat(reports, side, self.metric, only, cache)
+                    for side, only in zip((self.a, self.b), self.only, strict=True))
         except MissingDataError as e:
             return Verdict(False, what, f"missing: {e}")
         ok = all(RELATIONS[h][1](a, b) for h in self.holds)
         seeds = [f"{side} has {s.n} seeds, the reading says {want}"
                  for side, s, want in (("a", a, self.seeds[0]), ("b", b, self.seeds[1]))
                  if want is not None and s.n != want]
-        size = f"; sizes {a.size:.1f}% vs {b.size:.1f}%" if "smaller" in self.holds else ""
-        ev = f"{a.show()} vs {b.show()}, gap {a.mean - b.mean:+.2f}{size}" + "".join(f"; {x}" for x in seeds)
+        more = f"; sizes {a.size:.1f}% vs {b.size:.1f}%" if "smaller" in self.holds else ""
+        if "all above" in self.holds:
+            per = (", ".join(f"{x:.2f}" for x in side.values) or "-" for side in (a, b))
+            more += "; per seed " + " vs ".join(per)
+        ev = f"{a.show()} vs {b.show()}, gap {a.mean - b.mean:+.2f}{more}" + "".join(f"; {x}" for x in seeds)
         return Verdict(ok and not seeds, what, ev)
 
 
@@ -149,7 +182,7 @@ class GapClaim:
         if self.holds not in ("less", "more"):
             raise ClaimError(f"{self.quote!r}: a gap claim holds 'less' or 'more', not {self.holds!r}")
 
-    def check(self, reports: dict[str, Report]) -> Verdict:
+    def check(self, reports: dict[str, Report], cache: Cache | None = None) -> Verdict:
         what = (f"({_name(self.a[0])} - {self.a[1][2]}) {self.holds} than "
                 f"({_name(self.b[0])} - {self.b[1][2]}) ({self.metric})")
         try:
@@ -181,7 +214,7 @@ class CurveClaim:
             raise ClaimError(f"{self.quote!r}: pattern entries {bad or 'none given'}; known: above, below, "
                              f"above close, below close")
 
-    def check(self, reports: dict[str, Report]) -> Verdict:
+    def check(self, reports: dict[str, Report], cache: Cache | None = None) -> Verdict:
         what = (f"{self.stem} {self.m} vs {self.base} at each compared size: {', '.join(self.pattern)} "
                 f"(close: within {CLOSE_SE:g} standard errors)")
         if self.stem not in reports:
@@ -203,7 +236,7 @@ class SeedsClaim:
     group: str | None = None
     rows: tuple[str, ...] | None = None
 
-    def check(self, reports: dict[str, Report]) -> Verdict:
+    def check(self, reports: dict[str, Report], cache: Cache | None = None) -> Verdict:
         sel = f"{self.group or 'every backbone'}/{', '.join(self.rows) if self.rows else 'every row'}"
         what = f"{self.stem} {sel}: " + (f"{self.n} seeds each" if self.n else "no unfinished cell")
         if self.stem not in reports:
@@ -246,10 +279,22 @@ def stems(claims: Iterable[AnyClaim]) -> set[str]:
     return out - {PAPER_STEM}
 
 
-def checked(claims: Iterable[AnyClaim], reports: dict[str, Report]) -> list[str]:
+def cell_cache(results: Path) -> Cache:
+    """config hash -> results/cache/<hash>.json, each file read once."""
+    import functools
+    import json
+
+    @functools.cache
+    def read(h: str) -> dict[str, Any]:
+        return dict(json.loads((results / "cache" / f"{h}.json").read_text()))
+
+    return read
+
+
+def checked(claims: Iterable[AnyClaim], reports: dict[str, Report], cache: Cache | None = None) -> list[str]:
     """The page's section: how many claims hold, then one table row per claim."""
     cs = list(claims)
-    verdicts = [c.check(reports) for c in cs]
+    verdicts = [c.check(reports, cache) for c in cs]
     n_ok = sum(v.holds for v in verdicts)
     lines = [
         "## The reading's claims, checked\n",

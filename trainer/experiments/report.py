@@ -316,7 +316,7 @@ def remaining_seconds(rows: list[dict[str, Any]]) -> tuple[float, int]:
 def write_index(results: Path) -> Path:
     """results/README.md: the intro (results_intro.md), the scorecard, the reading (results_reading.md) and
     its claims checked (reading_claims.py), then every experiment report present, with its command."""
-    from mgqe.trainer.experiments.claims import checked, load_reports
+    from mgqe.trainer.experiments.claims import cell_cache, checked, load_reports
     from mgqe.trainer.experiments.claims import stems as claim_stems
     from mgqe.trainer.experiments.reading_claims import CLAIMS
     from mgqe.trainer.experiments.scorecard import alt_stems, scorecard
@@ -326,7 +326,8 @@ def write_index(results: Path) -> Path:
              for n in [*EXPERIMENTS, *alt_stems()] if (results / f"{n}.json").is_file()}
     intro, reading = ((PROSE / f).read_text() for f in ("results_intro.md", "results_reading.md"))
     parts = [intro, "\n".join(scorecard(suite)) + "\n", reading,
-             "\n".join(checked(CLAIMS, load_reports(results, claim_stems(CLAIMS)))) + "\n"]
+             "\n".join(checked(CLAIMS, load_reports(results, claim_stems(CLAIMS)), cell_cache(results)))
+             + "\n"]
     total = left = 0.0
     unknown = 0
     stems = []
