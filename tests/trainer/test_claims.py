@@ -144,6 +144,12 @@ def test_missing_report_row_or_seed_is_missing_data_and_the_claim_does_not_hold(
         assert not v.holds and v.evidence == f"missing: {why}"
 
 
+def test_a_metric_the_row_lacks_is_missing_data_that_names_what_it_has() -> None:
+    reports = {"t": rep(row("rating", "FE", 0.9, metric="rmse"))}
+    with pytest.raises(MissingDataError, match=re.escape("t rating/FE has no hr@10 (it has rmse)")):
+        stat(reports, ("t", "rating", "FE"), "hr@10")
+
+
 def test_the_paper_side_reads_report_py_tables_and_has_no_rmse() -> None:
     got = stat({}, (PAPER_STEM, "sasrec", "FE"), "hr@10")
     assert (got.mean, got.std, got.n, got.size) == (20.36, 0.0, 0, 100.0)

@@ -10,6 +10,8 @@ hold: the page then says what was missing instead of a verdict.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ PAPER_STEM = "paper"
 
 
 class ClaimError(ValueError):
-    """A claim names a relation, pattern or metric this module does not define."""
+    """A claim names a relation, gap direction or curve pattern this module does not define."""
 
 
 class MissingDataError(LookupError):
@@ -101,9 +103,10 @@ def stat(reports: dict[str, Report], side: Side, metric: str, seeds: tuple[int, 
             raise MissingDataError(f"the paper reports no {metric} for {group}/{row}")
         return Stat(got[i], 0.0, 0, got[2] if len(got) > 2 else math.nan)
     r = _row(reports, stem, group, row)
-    s = r.get("test", {}).get(metric)
-    if s is None:
+    if "test" not in r:
         raise MissingDataError(f"{stem} {group}/{row} has no finished seed")
+    if (s := r["test"].get(metric)) is None:
+        raise MissingDataError(f"{stem} {group}/{row} has no {metric} (it has {', '.join(r['test'])})")
     return Stat(s["mean"], s["std"], s["n"], float(r.get("size_percent", math.nan)))
 
 
@@ -157,9 +160,9 @@ class Claim:
         except MissingDataError as e:
             return Verdict(False, what, f"missing: {e}")
         ok = all(RELATIONS[h][1](a, b) for h in self.holds)
-        seeds = [f"{side} has {s.n} seeds, the reading says {want}"
-                 for side, s, want in (("a", a, self.seeds[0]), ("b", b, self.seeds[1]))
-                 if want is not None and s.n != want]
+        seeds = [f"{side} has {s.n} seeds, the reading says {said}"
+                 for side, s, said in (("a", a, self.seeds[0]), ("b", b, self.seeds[1]))
+                 if said is not None and s.n != said]
         more = f"; sizes {a.size:.1f}% vs {b.size:.1f}%" if "smaller" in self.holds else ""
         if "all above" in self.holds:
             per = (", ".join(f"{x:.2f}" for x in side.values) or "-" for side in (a, b))
@@ -197,6 +200,11 @@ def _shape(p: Point) -> str:
     return ("above" if p.above else "below") + (" close" if p.close else "")
 
 
+def _gap(p: Point) -> str:
+    gap = math.nan if p.ref is None else p.hr - p.ref  # compared_points gives compared points only
+    return f"{p.label} {gap:+.2f} (se {'n/a' if p.se is None else f'{p.se:.2f}'})"
+
+
 @dataclass(frozen=True)
 class CurveClaim:
     """Figure 6: MGQE curve m read against curve `base` at each compared size (curves.py), smallest first;
@@ -220,8 +228,7 @@ class CurveClaim:
         if self.stem not in reports:
             return Verdict(False, what, f"missing: report {self.stem} not written")
         got = compared_points(reports[self.stem]["rows"], self.m, self.base)
-        ev = ", ".join(f"{p.label} {p.hr - p.ref:+.2f} (se {p.se if p.se is not None else math.nan:.2f})"
-                       for p in got if p.ref is not None)
+        ev = ", ".join(_gap(p) for p in got)
         return Verdict(tuple(_shape(p) for p in got) == self.pattern, what, ev or "no compared point")
 
 
@@ -238,7 +245,8 @@ class SeedsClaim:
 
     def check(self, reports: dict[str, Report], cache: Cache | None = None) -> Verdict:
         sel = f"{self.group or 'every backbone'}/{', '.join(self.rows) if self.rows else 'every row'}"
-        what = f"{self.stem} {sel}: " + (f"{self.n} seeds each" if self.n else "no unfinished cell")
+        want = "no unfinished cell" if self.n is None else f"{self.n} seeds each"
+        what = f"{self.stem} {sel}: {want}"
         if self.stem not in reports:
             return Verdict(False, what, f"missing: report {self.stem} not written")
         picked = [r for r in reports[self.stem]["rows"] if (self.group in (None, r["group"]))
@@ -260,8 +268,6 @@ AnyClaim = Claim | GapClaim | CurveClaim | SeedsClaim
 
 def load_reports(results: Path, stems: Iterable[str]) -> dict[str, Report]:
     """stem -> results/<stem>.json, for the stems written."""
-    import json
-
     paths = {s: results / f"{s}.json" for s in stems}
     return {s: json.loads(p.read_text()) for s, p in paths.items() if p.is_file()}
 
@@ -281,8 +287,6 @@ def stems(claims: Iterable[AnyClaim]) -> set[str]:
 
 def cell_cache(results: Path) -> Cache:
     """config hash -> results/cache/<hash>.json, each file read once."""
-    import functools
-    import json
 
     @functools.cache
     def read(h: str) -> dict[str, Any]:
