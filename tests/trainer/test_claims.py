@@ -126,6 +126,16 @@ def test_a_claim_holds_only_with_the_seed_counts_it_states() -> None:
     assert "7.90 ± 0.10 (5 seeds) vs 7.80 ± 0.10 (7 seeds), gap +0.10" in v.evidence
 
 
+def test_a_size_claim_shows_sizes_only_and_still_checks_seeds() -> None:
+    reports = {"t": rep(row("gmf", "MGQE", 7.3, size=24.8), row("gmf", "MGQE-compact", 6.9, size=19.2, n=5))}
+    v = Claim("q", ("t", "gmf", "MGQE-compact"), ("t", "gmf", "MGQE"), ("smaller",)).check(reports)
+    assert v.holds and v.evidence == "sizes 19.2% vs 24.8%"
+    assert v.compared == "t gmf/MGQE-compact vs t gmf/MGQE (model size %): smaller"
+    wrong = Claim("q", ("t", "gmf", "MGQE-compact"), ("t", "gmf", "MGQE"), ("smaller",), (3, None))
+    got = wrong.check(reports)
+    assert not got.holds and got.evidence == "sizes 19.2% vs 24.8%; a has 5 seeds, the reading says 3"
+
+
 def test_a_claim_fails_when_a_relation_fails() -> None:
     reports = {"t": rep(row("gmf", "FE", 7.8, std=0.1), row("gmf", "MGQE", 7.6))}
     v = Claim("q", ("t", "gmf", "MGQE"), ("t", "gmf", "FE"), ("below", "within b")).check(reports)

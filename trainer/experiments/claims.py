@@ -74,6 +74,9 @@ RELATIONS: dict[str, tuple[str, Callable[[Stat, Stat], bool]]] = {
 }
 
 
+SIZE_RELATIONS = {"smaller"}  # relations on model size, not on the metric
+
+
 class Verdict(NamedTuple):
     holds: bool
     compared: str  # what was compared and how, as a Markdown cell
@@ -149,11 +152,13 @@ class Claim:
             raise ClaimError(f"{self.quote!r}: relations {unknown or 'none given'}; known: {list(RELATIONS)}")
 
     def check(self, reports: dict[str, Report], cache: Cache | None = None) -> Verdict:
-        want = "" if self.seeds == (None, None) else "; seeds " + ", ".join(
+        want = "" if self.seeds == (None, None) else "; seed counts " + " / ".join(
             "any" if n is None else str(n) for n in self.seeds)
         a_name, b_name = (_name(side) + ("" if only is None else f" seeds {', '.join(map(str, only))}")
                           for side, only in zip((self.a, self.b), self.only, strict=True))
-        what = f"{a_name} vs {b_name} ({self.metric}): {', '.join(self.holds)}{want}"
+        sizes_only = set(self.holds) <= SIZE_RELATIONS
+        on = "model size %" if sizes_only else self.metric
+        what = f"{a_name} vs {b_name} ({on}): {', '.join(self.holds)}{want}"
         try:
             a, b = (stat(reports, side, self.metric, only, cache)
                     for side, only in zip((self.a, self.b), self.only, strict=True))
@@ -163,12 +168,13 @@ class Claim:
         seeds = [f"{side} has {s.n} seeds, the reading says {said}"
                  for side, s, said in (("a", a, self.seeds[0]), ("b", b, self.seeds[1]))
                  if said is not None and s.n != said]
-        more = f"; sizes {a.size:.1f}% vs {b.size:.1f}%" if "smaller" in self.holds else ""
+        parts = [] if sizes_only else [f"{a.show()} vs {b.show()}, gap {a.mean - b.mean:+.2f}"]
+        if set(self.holds) & SIZE_RELATIONS:
+            parts.append(f"sizes {a.size:.1f}% vs {b.size:.1f}%")
         if "all above" in self.holds:
             per = (", ".join(f"{x:.2f}" for x in side.values) or "-" for side in (a, b))
-            more += "; per seed " + " vs ".join(per)
-        ev = f"{a.show()} vs {b.show()}, gap {a.mean - b.mean:+.2f}{more}" + "".join(f"; {x}" for x in seeds)
-        return Verdict(ok and not seeds, what, ev)
+            parts.append("per seed " + " vs ".join(per))
+        return Verdict(ok and not seeds, what, "; ".join(parts + seeds))
 
 
 @dataclass(frozen=True)
