@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mgqe.trainer.experiments.curves import CLOSE_SE, Point, compared_points
-from mgqe.trainer.experiments.report import PAPER, PAPER_VARIANTS, seed_stats
+from mgqe.trainer.experiments.report import PAPER, PAPER_VARIANTS, fmt_seeds, seed_stats
 
 Report = dict[str, Any]  # a loaded results/<stem>.json
 Cache = Callable[[str], dict[str, Any]]  # config hash -> its cell record (results/cache/<hash>.json)
@@ -46,8 +46,8 @@ class Stat(NamedTuple):
     values: tuple[float, ...] = ()  # per seed, where a claim picked seeds; empty otherwise
 
     def show(self) -> str:
-        return f"{self.mean:.2f} ± {self.std:.2f} ({self.n} seeds)" if self.n > 1 else (
-            f"{self.mean:.2f} (1 seed)" if self.n == 1 else f"{self.mean:.2f} (paper)")
+        return f"{self.mean:.2f} (paper)" if self.n == 0 else fmt_seeds(
+            {"mean": self.mean, "std": self.std, "n": self.n})
 
 
 def _close(a: Stat, b: Stat) -> bool:

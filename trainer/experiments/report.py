@@ -322,12 +322,11 @@ def write_index(results: Path) -> Path:
     from mgqe.trainer.experiments.scorecard import alt_stems, scorecard
     from mgqe.trainer.experiments.suite import EXPERIMENTS
 
-    suite = {n: json.loads((results / f"{n}.json").read_text())
-             for n in [*EXPERIMENTS, *alt_stems()] if (results / f"{n}.json").is_file()}
+    # every report the scorecard and the reading's claims read, each loaded once
+    reports = load_reports(results, {*EXPERIMENTS, *alt_stems(), *claim_stems(CLAIMS)})
     intro, reading = ((PROSE / f).read_text() for f in ("results_intro.md", "results_reading.md"))
-    parts = [intro, "\n".join(scorecard(suite)) + "\n", reading,
-             "\n".join(checked(CLAIMS, load_reports(results, claim_stems(CLAIMS)), cell_cache(results)))
-             + "\n"]
+    parts = [intro, "\n".join(scorecard(reports)) + "\n", reading,
+             "\n".join(checked(CLAIMS, reports, cell_cache(results))) + "\n"]
     total = left = 0.0
     unknown = 0
     stems = []
