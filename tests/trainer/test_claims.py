@@ -37,8 +37,8 @@ def row(group: str, name: str, mean: float, std: float = 0.1, n: int = 3, size: 
             "size_percent": size, "test": {metric: {"mean": mean, "std": std, "n": n}}}
 
 
-def rep(*rows: dict[str, Any], unfinished: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"rows": list(rows), "unfinished_cells": list(unfinished)}
+def rep(*rows: dict[str, Any]) -> dict[str, Any]:
+    return {"rows": list(rows), "unfinished_cells": []}
 
 
 def _flat(text: str) -> str:
@@ -197,8 +197,8 @@ def test_curve_claim_reads_the_equal_size_pattern() -> None:
 
 
 def test_seeds_claim_counts_finished_seeds_and_unfinished_cells() -> None:
-    reports = {"t": rep(row("gmf", "FE", 7.8, n=7), row("gmf", "SQ", 7.8, n=5), row("neumf", "FE", 7.5, n=5),
-                        unfinished=("gmf/SQ/seed 5 (abc)",))}
+    sq = {**row("gmf", "SQ", 7.8, n=5), "planned_seeds": list(range(6))}  # seed 5 planned, not finished
+    reports = {"t": rep(row("gmf", "FE", 7.8, n=7), sq, row("neumf", "FE", 7.5, n=5))}
     assert SeedsClaim("q", "t", 5, "neumf").check(reports).holds
     v = SeedsClaim("q", "t", 7, "gmf").check(reports)
     assert not v.holds and v.evidence == "2 rows; finished seeds per row: [5, 7]"

@@ -261,9 +261,8 @@ class SeedsClaim:
             return Verdict(False, what,
                            f"missing: {self.stem} has {len(picked)} of the {len(self.rows)} rows")
         if self.n is None:
-            left = [c for c in reports[self.stem]["unfinished_cells"]
-                    if any(c.startswith(f"{r['group']}/{r['row']}/seed ") for r in picked)]
-            ev = f"{len(picked)} rows, {len(left)} unfinished cells"
+            left = sum(len(set(r["planned_seeds"]) - set(r["finished_seeds"])) for r in picked)
+            ev = f"{len(picked)} rows, {left} unfinished cells"
             return Verdict(not left and bool(picked), what, ev)
         counts = sorted({len(r["finished_seeds"]) for r in picked})
         return Verdict(counts == [self.n], what, f"{len(picked)} rows; finished seeds per row: {counts}")
